@@ -1,0 +1,20 @@
+"""skdigits: a scikit-learn MLP classifier with its own NumPy backprop, for MNIST CSVs.
+
+>>> from skdigits import NumpyMLPClassifier
+>>> NumpyMLPClassifier(hidden_layer_sizes=(32,)).get_params()["hidden_layer_sizes"]
+(32,)
+"""
+
+from skdigits._classifier import NumpyMLPClassifier
+from skdigits._persistence import load_model, save_model
+from skdigits.preprocessing import PixelScaler
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NumpyMLPClassifier",
+    "PixelScaler",
+    "load_model",
+    "save_model",
+    "__version__",
+]
