@@ -1,3 +1,345 @@
-"""Placeholder: being written (issue 3)."""
+"""Preprocessing for MNIST-style pixels: scaling, and turning a photo into 784 pixels.
 
-PixelScaler = None
+>>> import numpy as np
+>>> from skdigits.preprocessing import PixelScaler
+>>> PixelScaler().fit_transform(np.array([[0, 51, 255]], dtype=np.uint8))
+array([[0. , 0.2, 1. ]], dtype=float32)
+"""
+
+import os
+
+import numpy as np
+import scipy.sparse as sp
+from scipy import ndimage
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils.validation import validate_data
+
+__all__ = ["PixelScaler", "image_to_mnist"]
+
+PIXEL_MAX = 255
+MNIST_SIDE = 28
+DIGIT_BOX = 20  # the longer side of the digit's box, as in MNIST
+MAX_WORKING_SIDE = 1024  # larger photos are shrunk first, for speed
+MIN_CONTRAST = 0.1 * PIXEL_MAX  # weaker ink than this counts as a blank image
+INK_THRESHOLD = 0.2  # of the darkest ink, to find the ink's bounding box
+MIN_PART = 0.05  # ink blobs smaller than this share of the largest are specks
+
+
+class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Scale raw 0-255 pixel values to [0, 1] as float32.
+
+    A stateless transformer: ``transform`` computes ``X / 255`` and needs no
+    ``fit`` (``fit`` only records ``n_features_in_`` and feature names, so the
+    scaler works inside a :class:`~sklearn.pipeline.Pipeline`). Sparse input
+    stays sparse. The output is always float32, whatever the input dtype.
+
+    Values below 0 or above 255 raise ``ValueError``: they are not raw
+    pixels. Data that is *already* scaled to [0, 1] lies inside 0..255 and
+    cannot be told apart from very dark pixels, so scaling twice is not
+    detected; pass raw pixels (as returned by
+    :func:`skdigits.datasets.load_mnist_csv`).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`, when ``X`` has string
+        column names.
+
+    See Also
+    --------
+    sklearn.preprocessing.MinMaxScaler : Learns the range from the data instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdigits.preprocessing import PixelScaler
+    >>> X = np.array([[0, 128, 255], [255, 0, 0]], dtype=np.uint8)
+    >>> PixelScaler().transform(X).round(3)
+    array([[0.   , 0.502, 1.   ],
+           [1.   , 0.   , 0.   ]], dtype=float32)
+    """
+
+    def fit(self, X, y=None):
+        """Check ``X`` and record its number of features.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Raw pixel values in 0..255.
+
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The scaler.
+        """
+        X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"])
+        _check_pixel_range(X)
+        return self
+
+    def transform(self, X):
+        """Divide ``X`` by 255.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Raw pixel values in 0..255.
+
+        Returns
+        -------
+        X_scaled : {ndarray, sparse matrix} of shape (n_samples, n_features)
+            float32 values in [0, 1]; sparse when ``X`` is sparse.
+        """
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=["csr", "csc", "coo"],
+            dtype=np.float32,
+            reset=False,
+        )
+        _check_pixel_range(X)
+        if sp.issparse(X):
+            X = X.copy()
+            X.data /= np.float32(PIXEL_MAX)
+            return X
+        return X / np.float32(PIXEL_MAX)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.positive_only = True
+        tags.requires_fit = False
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+
+def _check_pixel_range(X):
+    """Raise ValueError unless every value of ``X`` lies in 0..255."""
+    values = X.data if sp.issparse(X) else X
+    if values.size == 0:
+        return
+    low, high = values.min(), values.max()
+    if low < 0:
+        raise ValueError(
+            f"Negative values in data passed to PixelScaler (min {low:g}): it "
+            "expects raw pixel values in 0..255, such as the MNIST CSV columns."
+        )
+    if high > PIXEL_MAX:
+        raise ValueError(
+            f"Values above 255 in data passed to PixelScaler (max {high:g}): it "
+            "expects raw pixel values in 0..255, such as the MNIST CSV columns."
+        )
+
+
+def image_to_mnist(image):
+    """Turn a picture of one handwritten digit into 784 MNIST-style pixels.
+
+    Follows the recipe MNIST was made with: the ink is made bright on a black
+    background, cropped to its bounding box, resized (keeping its aspect
+    ratio) so that the longer side is 20 pixels, and pasted into a 28x28 image
+    so that its centre of mass lies on pixel (14, 14).
+
+    The background is the median of the image's border; the ink is dark on
+    light (and the image is inverted) when the darkest part of the image is
+    further from the background than the brightest part. Ink blobs smaller
+    than 5 % of the largest one (dust, specks) do not widen the crop. The
+    picture should show one digit on a plain, evenly lit background.
+
+    Parameters
+    ----------
+    image : str, path-like, PIL.Image.Image or array-like
+        A file Pillow can read (PNG, JPEG, ...), an opened Pillow image, or a
+        2-D array of gray levels (0..255; a float array whose values all lie
+        in [0, 1] is read as 0..1). An RGB(A) array of shape (height, width, 3
+        or 4) is also accepted. Transparent pixels count as white.
+
+    Returns
+    -------
+    pixels : ndarray of shape (784,), dtype uint8
+        The digit, row by row, bright ink on black, the brightest pixel 255.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing or not an image, or the image shows no ink.
+    ImportError
+        If Pillow is not installed (``pip install skdigits[images]``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdigits.preprocessing import image_to_mnist
+    >>> page = np.full((300, 200), 255, dtype=np.uint8)  # white paper
+    >>> page[40:260, 90:120] = 0  # a thick black "1"
+    >>> pixels = image_to_mnist(page)
+    >>> pixels.shape, pixels.dtype, pixels.max()
+    ((784,), dtype('uint8'), np.uint8(255))
+    >>> rows = np.flatnonzero(pixels.reshape(28, 28).any(axis=1))
+    >>> int(rows.min()), int(rows.max())
+    (4, 23)
+    """
+    Image = _import_pillow()
+    name = _image_name(image)
+    gray = _shrink(_to_gray(image, name, Image), Image)
+    ink = _bright_ink(gray, name)
+    digit = _fit_box(ink[_ink_box(ink)], Image)
+    return _centre_by_mass(digit)
+
+
+def _import_pillow():
+    try:
+        from PIL import Image
+    except ImportError as err:
+        raise ImportError(
+            "image_to_mnist needs Pillow to read and resize images: "
+            "pip install skdigits[images]"
+        ) from err
+    return Image
+
+
+def _image_name(image):
+    """What error messages call the image: its file name when there is one."""
+    if isinstance(image, (str, os.PathLike)):
+        return os.fspath(image)
+    filename = getattr(image, "filename", "")
+    if isinstance(filename, (str, os.PathLike)) and os.fspath(filename):
+        return os.fspath(filename)
+    return "<image>" if hasattr(image, "getbands") else "<array>"
+
+
+def _to_gray(image, name, Image):
+    """Gray levels of ``image`` as a float 2-D array in 0..255."""
+    if isinstance(image, (str, os.PathLike)):
+        image = _open_image(image, name, Image)
+    if isinstance(image, Image.Image):
+        return _pil_to_gray(image, Image)
+    array = np.asarray(image)
+    if array.dtype == object or not np.issubdtype(array.dtype, np.number):
+        raise ValueError(
+            f"{name}: expected a 2-D array of gray levels, not {array.dtype}"
+        )
+    dtype, array = array.dtype, array.astype(np.float64)
+    if array.ndim == 3 and array.shape[2] in (3, 4):
+        array = _rgb_to_gray(array)
+    if array.ndim != 2 or min(array.shape) < 1:
+        raise ValueError(
+            f"{name}: expected a 2-D array of gray levels (or height x width x 3/4 "
+            f"RGB(A)), got shape {array.shape}"
+        )
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name}: the image contains NaN or infinite values")
+    return _to_0_255(array, dtype)
+
+
+def _open_image(path, name, Image):
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.copy()
+    except FileNotFoundError:
+        raise ValueError(f"{name}: no such file") from None
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
+        raise ValueError(f"{name}: cannot read it as an image ({err})") from None
+
+
+def _pil_to_gray(image, Image):
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        array = np.asarray(image)
+        return _to_0_255(array.astype(np.float64), array.dtype)
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, image.convert("RGBA"))
+    return np.asarray(image.convert("L"), dtype=np.float64)
+
+
+def _rgb_to_gray(array):
+    """ITU-R 601 luma (as Pillow's ``convert("L")``); transparent = white."""
+    gray = array[..., :3] @ np.array([0.299, 0.587, 0.114])
+    if array.shape[2] == 4:
+        alpha = array[..., 3] / (1.0 if array[..., 3].max() <= 1 else PIXEL_MAX)
+        white = 1.0 if array[..., :3].max() <= 1 else PIXEL_MAX
+        gray = gray * alpha + white * (1 - alpha)
+    return gray
+
+
+def _to_0_255(array, dtype):
+    """Floats in [0, 1] and 16-bit levels -> 0..255; anything else unchanged."""
+    if dtype.kind == "f" and array.min() >= 0 and array.max() <= 1:
+        return array * PIXEL_MAX
+    if dtype.kind in "ui" and dtype.itemsize > 1 and array.max() > PIXEL_MAX:
+        return array * (PIXEL_MAX / 65535)
+    return array
+
+
+def _shrink(gray, Image):
+    """Shrink photos larger than MAX_WORKING_SIDE; the digit ends 20 px anyway."""
+    scale = MAX_WORKING_SIDE / max(gray.shape)
+    if scale >= 1:
+        return gray
+    size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+    small = Image.fromarray(gray.astype(np.float32)).resize(size, Image.Resampling.BOX)
+    return np.asarray(small, dtype=np.float64)
+
+
+def _bright_ink(gray, name):
+    """Ink as bright values in [0, 1] on a 0 background; blank -> ValueError."""
+    ring = max(1, min(gray.shape) // 20)
+    border = np.concatenate(
+        [
+            gray[:ring].ravel(),
+            gray[-ring:].ravel(),
+            gray[:, :ring].ravel(),
+            gray[:, -ring:].ravel(),
+        ]
+    )
+    background = np.median(border)
+    smooth = ndimage.gaussian_filter(gray, sigma=1.0) if min(gray.shape) > 2 else gray
+    dark, light = background - smooth.min(), smooth.max() - background
+    contrast = max(dark, light)
+    if contrast < MIN_CONTRAST:
+        raise ValueError(
+            f"{name}: no digit found: the image is blank (the ink differs from "
+            f"the background by {contrast:.0f} of 255 gray levels)"
+        )
+    ink = background - gray if dark > light else gray - background
+    noise = 1.4826 * np.median(np.abs(border - background))
+    ink = np.clip(ink - 3 * noise, 0, None)
+    return ink / ink.max()
+
+
+def _ink_box(ink):
+    """Slices of the bounding box of the ink, leaving out small specks."""
+    labels, n_parts = ndimage.label(ink > INK_THRESHOLD, structure=np.ones((3, 3)))
+    sizes = np.bincount(labels.ravel())[1:]
+    keep = np.flatnonzero(sizes >= MIN_PART * sizes.max()) + 1
+    rows, cols = np.nonzero(np.isin(labels, keep))
+    return slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1)
+
+
+def _fit_box(crop, Image):
+    """Resize so the longer side is DIGIT_BOX pixels, keeping the aspect ratio."""
+    scale = DIGIT_BOX / max(crop.shape)
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    image = Image.fromarray(crop.astype(np.float32))
+    digit = np.asarray(image.resize(size, Image.Resampling.LANCZOS), dtype=np.float64)
+    digit = np.clip(digit, 0, None)
+    return digit / digit.max()
+
+
+def _centre_by_mass(digit):
+    """Paste ``digit`` into 28x28 with its centre of mass on pixel (14, 14)."""
+    centre_row, centre_col = ndimage.center_of_mass(digit)
+    top = round(MNIST_SIDE / 2 - centre_row)
+    left = round(MNIST_SIDE / 2 - centre_col)
+    canvas = np.zeros((MNIST_SIDE, MNIST_SIDE))
+    rows = slice(max(top, 0), min(top + digit.shape[0], MNIST_SIDE))
+    cols = slice(max(left, 0), min(left + digit.shape[1], MNIST_SIDE))
+    canvas[rows, cols] = digit[
+        rows.start - top : rows.stop - top, cols.start - left : cols.stop - left
+    ]
+    return np.round(canvas * PIXEL_MAX).astype(np.uint8).ravel()
