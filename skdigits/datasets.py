@@ -1,0 +1,526 @@
+"""Load MNIST CSV files, and the small real MNIST sample shipped with skdigits.
+
+An MNIST CSV holds one 28x28 image per row: an optional label column and 784
+pixel columns (grey levels 0-255, row by row). :func:`load_mnist_csv` reads the
+layouts people download (``label,1x1,...,28x28``; Kaggle's
+``label,pixel0,...,pixel783`` and its unlabeled ``test.csv``; files without a
+header), plain, gzip-compressed or inside a zip archive, and names the file and
+line of anything it cannot read.
+
+>>> from skdigits.datasets import load_mnist_sample, sample_path
+>>> X, y = load_mnist_sample("test")
+>>> X.shape, X.dtype, y.dtype
+((1000, 784), dtype('uint8'), dtype('int64'))
+>>> sample_path("train").name
+'mnist_train_sample.csv.gz'
+"""
+
+import contextlib
+import gzip
+import os
+import re
+import warnings
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["load_mnist_csv", "load_mnist_sample", "sample_path"]
+
+N_PIXELS = 784
+_SAMPLES = {"train": "mnist_train_sample.csv.gz", "test": "mnist_test_sample.csv.gz"}
+# Bytes a well-formed data section is made of; anything else sends the file to
+# the careful line-by-line pass.
+_PLAIN_BYTES = b"0123456789, \r\n"
+_MAX_LINE = 1 << 20  # far longer than any MNIST row (785 short integers)
+_BOM = b"\xef\xbb\xbf"
+_INTEGER = re.compile(rb"[+-]?[0-9]+")
+_CORRUPT = (EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile)
+_LAYOUTS = (
+    "an MNIST CSV has 785 columns (a label and 784 pixels, one per pixel of a "
+    "28x28 image) or 784 (pixels only, like Kaggle's test.csv)"
+)
+
+
+def sample_path(subset="train"):
+    """Path of the small MNIST sample bundled with skdigits.
+
+    Parameters
+    ----------
+    subset : {"train", "test"}, default="train"
+        ``"train"``: 5,000 rows of the MNIST training set; ``"test"``: 1,000
+        rows of the MNIST test set.
+
+    Returns
+    -------
+    path : pathlib.Path
+        A ``.csv.gz`` file with the header ``label,1x1,...,28x28``, like the
+        full ``mnist_train.csv``; any command that takes a CSV path takes it.
+
+    Examples
+    --------
+    >>> from skdigits.datasets import sample_path
+    >>> sample_path("test").is_file()
+    True
+    """
+    if subset not in _SAMPLES:
+        raise ValueError(
+            f"subset must be one of {sorted(_SAMPLES)}, got {subset!r}. "
+            "Use subset='train' (5,000 rows) or subset='test' (1,000 rows)."
+        )
+    return Path(__file__).resolve().parent / "data" / _SAMPLES[subset]
+
+
+def load_mnist_sample(subset="train"):
+    """Load the small real MNIST sample bundled with skdigits.
+
+    Parameters
+    ----------
+    subset : {"train", "test"}, default="train"
+        ``"train"``: 5,000 rows of the MNIST training set; ``"test"``: 1,000
+        rows of the MNIST test set (both stratified by digit).
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 784), dtype uint8
+        Pixels 0-255, each row a 28x28 image read row by row.
+    y : ndarray of shape (n_samples,), dtype int64
+        The digits 0-9.
+
+    Examples
+    --------
+    >>> from skdigits.datasets import load_mnist_sample
+    >>> X, y = load_mnist_sample()
+    >>> X.shape, sorted(set(y.tolist())) == list(range(10))
+    ((5000, 784), True)
+    """
+    return load_mnist_csv(sample_path(subset))
+
+
+def load_mnist_csv(path, *, member=None):
+    """Load an MNIST CSV file into a uint8 pixel matrix and its labels.
+
+    Reads ``.csv``, ``.csv.gz`` and ``.zip`` (recognised by their content, not
+    their name), with or without a header line. The label column is the one
+    named ``label``, or else the first of 785 columns; a file with 784 columns
+    has no labels. The file is checked completely: nothing is silently
+    dropped, converted or clipped.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The CSV file, e.g. ``mnist_train.csv``, ``train.csv.gz`` or Kaggle's
+        ``digit-recognizer.zip`` as downloaded.
+    member : str, default=None
+        For a zip archive, the CSV inside it to read (e.g. ``"train.csv"``).
+        None picks the archive's only CSV file.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 784), dtype uint8
+        Pixels 0-255, each row a 28x28 image read row by row.
+    y : ndarray of shape (n_samples,), dtype int64, or None
+        The labels (any non-negative integers, e.g. 1-26 for EMNIST letters),
+        or None when the file has no label column.
+
+    Raises
+    ------
+    ValueError
+        When the file cannot be read as an MNIST CSV. The message names the
+        file, the 1-based line of the first bad row (the header is line 1),
+        what is wrong and what to do.
+
+    Examples
+    --------
+    >>> from skdigits.datasets import load_mnist_csv, sample_path
+    >>> X, y = load_mnist_csv(sample_path("test"))
+    >>> X.shape, y.shape
+    ((1000, 784), (1000,))
+    """
+    source = _resolve_source(path, member)
+    try:
+        layout = _read_layout(source)
+        result = _read_fast(source, layout)
+        if result is None:
+            result = _read_careful(source, layout)
+    except _CORRUPT as exc:
+        raise ValueError(
+            f"{source.name}: the file is truncated or corrupt ({exc}). "
+            "Download it again, or unpack it with a tool that reports the damage."
+        ) from None
+    except OSError as exc:
+        raise ValueError(
+            f"{source.name}: cannot read the file ({exc.strerror or exc}). "
+            "Check that it exists and that you may read it."
+        ) from None
+    if len(result[0]) == 0:
+        raise ValueError(
+            f"{source.name}: the file has a header but no data rows. It was "
+            "probably cut short: download or export it again."
+        )
+    return result
+
+
+# --- where the bytes come from ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A readable MNIST CSV: a plain, gzip or zip-member file."""
+
+    path: Path
+    kind: str  # "plain", "gzip" or "zip"
+    member: str = None
+
+    @property
+    def name(self):
+        """The file as named in error messages."""
+        if self.member is None:
+            return str(self.path)
+        return f"{self.path} (member {self.member!r})"
+
+    @contextlib.contextmanager
+    def open(self):
+        """A fresh binary stream of the CSV text, from its first byte."""
+        with contextlib.ExitStack() as stack:
+            if self.kind == "zip":
+                archive = stack.enter_context(zipfile.ZipFile(self.path))
+                yield stack.enter_context(archive.open(self.member))
+            elif self.kind == "gzip":
+                yield stack.enter_context(gzip.open(self.path, "rb"))
+            else:
+                yield stack.enter_context(open(self.path, "rb"))
+
+
+def _resolve_source(path, member):
+    """Check that ``path`` is a readable file and find out how it is packed."""
+    path = Path(os.fsdecode(os.fspath(path)))
+    if path.is_dir():
+        found = sorted(
+            p.name
+            for pattern in ("*.csv", "*.csv.gz", "*.zip")
+            for p in path.glob(pattern)
+        )
+        hint = f" It holds: {', '.join(found[:10])}." if found else ""
+        raise ValueError(
+            f"{path} is a directory. Pass the path of a .csv, .csv.gz or .zip "
+            f"file instead.{hint}"
+        )
+    if not path.is_file():
+        raise ValueError(
+            f"{path}: no such file. Check the path (relative paths start at "
+            f"{Path.cwd()}), or download the MNIST CSV first."
+        )
+    try:
+        with open(path, "rb") as stream:
+            magic = stream.read(4)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the file ({exc.strerror}).") from None
+    kind = {b"\x1f\x8b": "gzip", b"PK": "zip"}.get(magic[:2], "plain")
+    if kind != "zip" and member is not None:
+        raise ValueError(
+            f"{path} is not a zip archive, so member={member!r} does not apply. "
+            "Call load_mnist_csv without member=."
+        )
+    if kind == "zip":
+        member = _pick_member(path, member)
+    return _Source(path, kind, member)
+
+
+def _pick_member(path, member):
+    """The archive member to read: ``member``, or the archive's only CSV."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ValueError(
+            f"{path}: not a readable zip archive ({exc}). The download may be "
+            "incomplete: download it again."
+        ) from None
+    csvs = [n for n in names if n.lower().endswith(".csv") and "__MACOSX" not in n]
+    if member is None:
+        if len(csvs) == 1:
+            return csvs[0]
+        what = f"{len(csvs)} CSV files" if csvs else "no CSV file"
+        example = (csvs or names or ["train.csv"])[0]
+        raise ValueError(
+            f"{path} holds {what}; choose one with member=, e.g. "
+            f"load_mnist_csv({str(path)!r}, member={example!r}). "
+            f"Members: {', '.join(names) or 'none'}."
+        )
+    if member in names:
+        return member
+    by_base = [n for n in names if n.rsplit("/", 1)[-1] == member]
+    if len(by_base) == 1:
+        return by_base[0]
+    raise ValueError(
+        f"{path} has no member {member!r}. Choose member= from: "
+        f"{', '.join(names) or 'none (the archive is empty)'}."
+    )
+
+
+# --- the first line: header or not, which column is the label ---------------
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What the first non-blank line says about the file."""
+
+    n_columns: int
+    label_index: int = None  # None: the file has no labels
+    names: tuple = None  # header cells; None when there is no header
+    skip_lines: int = 0  # lines before the first data row
+
+    def column(self, index):
+        """Column ``index`` (0-based) as named in error messages."""
+        name = f" ({self.names[index]!r})" if self.names else ""
+        return f"column {index + 1}{name}"
+
+
+def _read_layout(source):
+    """Sniff the first non-blank line of ``source``."""
+    with source.open() as stream:
+        lineno = 0
+        while True:
+            line = stream.readline(_MAX_LINE)
+            lineno += 1
+            if not line:
+                raise ValueError(
+                    f"{source.name}: the file is empty. Download or export it again."
+                )
+            if len(line) == _MAX_LINE or b"\x00" in line:
+                raise _binary_error(source.name, lineno)
+            if line.strip():
+                break
+    return _layout_of_line(line, lineno, source.name)
+
+
+def _layout_of_line(line, lineno, name):
+    """The layout told by the first non-blank ``line`` (a header or a data row)."""
+    try:
+        text = line.removeprefix(_BOM).decode("utf-8")
+    except UnicodeDecodeError:
+        raise _binary_error(name, lineno) from None
+    cells = [cell.strip().strip("\"'").strip() for cell in text.split(",")]
+    n_columns = len(cells)
+    if sum(not _is_number(cell) for cell in cells) <= n_columns / 2:
+        if n_columns not in (N_PIXELS, N_PIXELS + 1):
+            raise ValueError(
+                f"{name}: line {lineno} has {n_columns} values, but {_LAYOUTS}."
+                f"{_separator_hint(text)}"
+            )
+        label = 0 if n_columns == N_PIXELS + 1 else None
+        return _Layout(n_columns, label, None, lineno - 1)
+    lowered = [cell.lower() for cell in cells]
+    label = lowered.index("label") if "label" in lowered else None
+    if label is not None and n_columns != N_PIXELS + 1:
+        raise ValueError(
+            f"{name}: line {lineno}: the header has a 'label' column and "
+            f"{n_columns - 1} pixel columns, but a labeled MNIST file has "
+            f"{N_PIXELS} pixel columns (785 columns in all). The file is "
+            "damaged or not a 28x28 image file: download or export it again."
+        )
+    if n_columns not in (N_PIXELS, N_PIXELS + 1):
+        raise ValueError(
+            f"{name}: line {lineno}: the header has {n_columns} column(s), but "
+            f"{_LAYOUTS}.{_separator_hint(text)}"
+        )
+    if label is None and n_columns == N_PIXELS + 1:
+        label = 0
+    return _Layout(n_columns, label, tuple(cells), lineno)
+
+
+def _is_number(cell):
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _separator_hint(text):
+    for sep, sep_name in ((";", "semicolons"), ("\t", "tabs")):
+        if text.count(sep) >= N_PIXELS - 1:
+            return f" The values are separated by {sep_name}: save it with commas."
+    return " Check that it is a comma-separated MNIST file of 28x28 images."
+
+
+def _binary_error(name, lineno):
+    return ValueError(
+        f"{name}: line {lineno} is binary data, not CSV text, and the file is "
+        "not a gzip or zip archive either. Download it again, or unpack it "
+        "first if it is packed in another format."
+    )
+
+
+# --- the fast path: pandas' C parser, then whole-file checks ----------------
+
+
+class _CheckedReader:
+    """Let pandas read a stream while counting what the fast path must confirm.
+
+    Pandas' integer parsing is lenient (it takes ``2.0``, ``1e2``, ``+3`` and
+    drops extra trailing fields with ``index_col=False``), so the fast path
+    only stands when the data holds nothing but digits, commas, spaces and
+    line ends, and exactly ``n_columns - 1`` commas per parsed row.
+    """
+
+    class Unexpected(Exception):
+        """A byte that needs the careful pass."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.commas = 0
+
+    def read(self, size=-1):
+        chunk = self._stream.read(size)
+        if chunk.translate(None, _PLAIN_BYTES):
+            raise self.Unexpected
+        self.commas += chunk.count(b",")
+        return chunk
+
+
+def _read_fast(source, layout):
+    """Parse with pandas' C engine; None when the file needs the careful pass."""
+    dtype = dict.fromkeys(range(layout.n_columns), np.uint8)
+    if layout.label_index is not None:
+        dtype[layout.label_index] = np.int64
+    with source.open() as stream:
+        for _ in range(layout.skip_lines):
+            stream.readline()
+        reader = _CheckedReader(stream)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                frame = pd.read_csv(
+                    reader,
+                    header=None,
+                    names=range(layout.n_columns),
+                    dtype=dtype,
+                    index_col=False,
+                    na_filter=False,
+                    engine="c",
+                )
+        except _CORRUPT:
+            raise
+        except Exception:  # any parse failure: let the careful pass explain it
+            return None
+    if reader.commas != len(frame) * (layout.n_columns - 1):
+        return None
+    y = None
+    if layout.label_index is not None:
+        y = frame.pop(layout.label_index).to_numpy(dtype=np.int64)
+    X = np.ascontiguousarray(frame.to_numpy(dtype=np.uint8))
+    return X, y
+
+
+# --- the careful pass: line by line, to name the first bad line -------------
+
+
+def _read_careful(source, layout):
+    """Check every line; raise ValueError at the first bad one, else load it."""
+    rows, labels = [], []
+    with source.open() as stream:
+        lineno = 0
+        while line := stream.readline(_MAX_LINE):
+            lineno += 1
+            if len(line) == _MAX_LINE and not line.endswith(b"\n"):
+                raise _binary_error(source.name, lineno)
+            if lineno <= layout.skip_lines or not line.strip():
+                continue
+            if lineno == 1:
+                line = line.removeprefix(_BOM)
+            label, pixels = _parse_row(line, lineno, layout, source.name)
+            rows.append(pixels)
+            labels.append(label)
+    if not rows:
+        return np.empty((0, N_PIXELS), dtype=np.uint8), None
+    X = np.vstack(rows)
+    y = None if layout.label_index is None else np.array(labels, dtype=np.int64)
+    return X, y
+
+
+def _parse_row(line, lineno, layout, name):
+    """(label or None, uint8 pixels) of one data line, or a ValueError."""
+    cells = [cell.strip() for cell in line.rstrip(b"\r\n").split(b",")]
+    if len(cells) != layout.n_columns:
+        raise _column_count_error(len(cells), lineno, layout, name)
+    values = [_cell_value(cell) for cell in cells]
+    for index, value in enumerate(values):
+        problem = _cell_problem(value, cells[index], index == layout.label_index)
+        if problem:
+            raise ValueError(
+                f"{name}: line {lineno}, {layout.column(index)}: {problem}"
+                f"{_row_hint(values, layout, index)}"
+            )
+    label = None
+    if layout.label_index is not None:
+        label = values.pop(layout.label_index)
+    return label, np.array(values, dtype=np.uint8)
+
+
+def _column_count_error(n_cells, lineno, layout, name):
+    labeled = "a label and 784 pixels" if layout.label_index is not None else "pixels"
+    what = "is cut short" if n_cells < layout.n_columns else "has extra values"
+    return ValueError(
+        f"{name}: line {lineno} has {n_cells} values, but the file has "
+        f"{layout.n_columns} columns ({labeled}). The row {what}: fix or "
+        "delete that line, or download the file again."
+    )
+
+
+def _cell_value(cell):
+    """An int, a float or None (text) for one stripped cell."""
+    if _INTEGER.fullmatch(cell):
+        return int(cell)
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+def _cell_problem(value, cell, is_label):
+    """What is wrong with one cell, or None."""
+    shown = cell[:20].decode("utf-8", "replace")
+    if not cell:
+        return "the cell is empty. Fill it in (0 is background) or delete the line."
+    if value is None:
+        if any(b < 32 or b > 126 for b in cell):
+            return f"binary data {shown!r}, not CSV text. Download the file again."
+        return (
+            f"{shown!r} is not a number (a second header line, or files joined "
+            "together?). Every cell after the header must be an integer: fix "
+            "or delete the line."
+        )
+    if isinstance(value, float):
+        kind = "label" if is_label else "pixel"
+        return f"{shown!r} is not an integer; each {kind} must be a whole number."
+    if is_label and value < 0:
+        return (
+            f"label {value} is negative; labels must be non-negative integers "
+            "(0-9 for digits, 1-26 for EMNIST letters)."
+        )
+    if is_label and value >= 2**63:
+        return f"label {shown} is too large for a class label."
+    if not is_label and not 0 <= value <= 255:
+        return (
+            f"pixel value {value} is outside 0-255. Pixels must be 8-bit grey "
+            "levels: fix the cell, or rescale the file to 0-255."
+        )
+    return None
+
+
+def _row_hint(values, layout, bad_index):
+    """Extra advice when a row of decimals looks already scaled to [0, 1]."""
+    if bad_index == layout.label_index or not isinstance(values[bad_index], float):
+        return ""
+    pixels = [v for i, v in enumerate(values) if i != layout.label_index]
+    if all(v is not None and 0 <= v <= 1 for v in pixels):
+        return (
+            " The pixels look already scaled to [0, 1]: load the original 0-255 "
+            "file, or save np.rint(X * 255).astype(np.uint8) instead."
+        )
+    return " Save the pixels as integers 0-255 (e.g. X.astype(np.uint8))."
