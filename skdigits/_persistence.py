@@ -1,9 +1,213 @@
-"""Placeholder: being written (issue 5)."""
+"""Model files: ``.skops`` (safe to share) and ``.joblib`` (your own files only).
+
+A ``.skops`` file is read with :mod:`skops.io`, which rebuilds objects from a
+JSON description and never unpickles. :func:`load_model` trusts the types
+skops trusts by default (Python and NumPy/SciPy containers, scikit-learn's
+estimators) plus only the skdigits types listed in :data:`TRUSTED_TYPES`; a
+file that names anything else (``os.system``, ``builtins.eval``, a function,
+a class from another package) is refused before any object is built.
+
+A ``.joblib`` file is a pickle: loading one can run any code its author put
+in it. Load only ``.joblib`` files you wrote yourself.
+"""
+
+import contextlib
+import os
+from pathlib import Path
+
+from sklearn.base import BaseEstimator
+
+__all__ = ["TRUSTED_TYPES", "load_model", "save_model"]
+
+#: Types beyond skops' defaults that a skdigits pipeline is made of. Found by
+#: dumping a fitted ``Pipeline([PixelScaler(), NumpyMLPClassifier()])`` and
+#: calling :func:`skops.io.get_untrusted_types` (see tests/test_persistence.py).
+TRUSTED_TYPES = (
+    "skdigits._classifier.NumpyMLPClassifier",
+    "skdigits.preprocessing.PixelScaler",
+)
+
+SUFFIXES = (".skops", ".joblib")
 
 
 def save_model(model, path):
-    raise NotImplementedError
+    """Write a fitted model to ``path``, atomically.
+
+    Parameters
+    ----------
+    model : estimator
+        A scikit-learn estimator or pipeline with ``predict``, such as a fitted
+        :class:`~skdigits.NumpyMLPClassifier`.
+
+    path : str or path-like
+        The file to write. Its suffix chooses the format: ``.skops`` (safe to
+        share, needs ``pip install skdigits[skops]``) or ``.joblib`` (a pickle:
+        for your own use only).
+
+    Raises
+    ------
+    ValueError
+        If the suffix is neither, ``model`` is not a model, the directory does
+        not exist, or ``model`` holds something :func:`load_model` would refuse
+        (a function, a type from outside skdigits/scikit-learn). An existing
+        file at ``path`` is then left as it was.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from skdigits import load_model, save_model
+    >>> model = DummyClassifier().fit([[0], [1]], [0, 1])
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.skops"
+    >>> save_model(model, path)
+    >>> load_model(path).predict([[5]]).tolist()
+    [0]
+    """
+    path = _checked_path(path)
+    _check_model(model, path, "cannot save")
+    if not path.parent.is_dir():
+        raise ValueError(f"{path}: cannot save: directory {path.parent} does not exist")
+    if path.suffix.lower() == ".skops":
+        data = _skops_bytes(model, path)
+        _write_atomically(path, lambda file: file.write(data))
+    else:
+        import joblib
+
+        _write_atomically(path, lambda file: joblib.dump(model, file))
 
 
 def load_model(path):
-    raise NotImplementedError
+    """Read a model written by :func:`save_model`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.skops`` file (checked: only skdigits and scikit-learn types are
+        loaded, nothing is unpickled) or a ``.joblib`` file (a pickle, which
+        can run any code when loaded: only open your own).
+
+    Returns
+    -------
+    model : estimator
+        The model, ready for ``predict``.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, unreadable, not a ``.skops``/``.joblib`` file,
+        names a type that is not trusted, or holds something other than a
+        model. The message is one line and names the file.
+    """
+    path = _checked_path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    if path.suffix.lower() == ".skops":
+        model = _load_skops(path)
+    else:
+        model = _load_joblib(path)
+    _check_model(model, path, "not a model")
+    return model
+
+
+def _checked_path(path):
+    path = Path(path)
+    if path.suffix.lower() not in SUFFIXES:
+        raise ValueError(
+            f"{path}: unknown model file type {path.suffix or '(no suffix)'!r}; "
+            "use .skops (safe to share) or .joblib (only for your own files)"
+        )
+    return path
+
+
+def _check_model(model, path, what):
+    if not (isinstance(model, BaseEstimator) and hasattr(model, "predict")):
+        raise ValueError(
+            f"{path}: {what}: expected a scikit-learn estimator with predict, "
+            f"found {type(model).__module__}.{type(model).__qualname__}"
+        )
+
+
+def _import_skops(path):
+    try:
+        import skops.io
+    except ImportError:
+        raise ValueError(
+            f"{path}: .skops files need skops: pip install skdigits[skops] "
+            "(or use a .joblib file for your own use)"
+        ) from None
+    return skops.io
+
+
+def _skops_bytes(model, path):
+    """The .skops bytes of ``model``, after checking load_model would take them."""
+    sio = _import_skops(path)
+    try:
+        data = sio.dumps(model)
+    except Exception as err:
+        raise ValueError(f"{path}: cannot save as .skops: {_one_line(err)}") from None
+    refused = _refused_types(sio.get_untrusted_types(data=data))
+    if refused:
+        raise ValueError(
+            f"{path}: cannot save as .skops: the model holds types load_model "
+            f"would refuse: {', '.join(refused)}"
+        )
+    return data
+
+
+def _load_skops(path):
+    sio = _import_skops(path)
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as err:
+        raise ValueError(
+            f"{path}: not a valid .skops file ({_one_line(err)})"
+        ) from None
+    refused = _refused_types(untrusted)
+    if refused:
+        raise ValueError(
+            f"{path}: refusing to load untrusted types: {', '.join(refused)}; "
+            "only share .skops files made by skdigits"
+        )
+    try:
+        return sio.load(path, trusted=list(untrusted))
+    except Exception as err:
+        raise ValueError(f"{path}: cannot load: {_one_line(err)}") from None
+
+
+def _refused_types(untrusted):
+    return [name for name in untrusted if name not in TRUSTED_TYPES]
+
+
+def _load_joblib(path):
+    import joblib
+
+    try:
+        return joblib.load(path)
+    except Exception as err:
+        raise ValueError(f"{path}: cannot load as .joblib: {_one_line(err)}") from None
+
+
+def _one_line(err):
+    text = " ".join(str(err).split()) or "no details"
+    return f"{type(err).__name__}: {text}"
+
+
+def _write_atomically(path, write):
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it.
+
+    On any failure the temporary file is removed and ``path`` is untouched.
+    """
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        if isinstance(err, Exception):
+            raise ValueError(f"{path}: cannot save: {_one_line(err)}") from None
+        raise
