@@ -514,13 +514,16 @@ def _cell_problem(value, cell, is_label):
 
 
 def _row_hint(values, layout, bad_index):
-    """Extra advice when a row of decimals looks already scaled to [0, 1]."""
-    if bad_index == layout.label_index or not isinstance(values[bad_index], float):
+    """Extra advice for a decimal number: is the row already scaled to [0, 1]?"""
+    if not isinstance(values[bad_index], float):
         return ""
     pixels = [v for i, v in enumerate(values) if i != layout.label_index]
-    if all(v is not None and 0 <= v <= 1 for v in pixels):
+    scaled = all(v is not None and 0 <= v <= 1 for v in pixels)
+    if scaled and any(isinstance(v, float) for v in pixels):
         return (
             " The pixels look already scaled to [0, 1]: load the original 0-255 "
             "file, or save np.rint(X * 255).astype(np.uint8) instead."
         )
+    if bad_index == layout.label_index:
+        return " Save the labels as integers."
     return " Save the pixels as integers 0-255 (e.g. X.astype(np.uint8))."
