@@ -1,3 +1,851 @@
-"""Placeholder: being written (issue 2)."""
+"""NumpyMLPClassifier: scikit-learn's MLPClassifier API on our own NumPy network."""
 
-NumpyMLPClassifier = None
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    type_of_target,
+    unique_labels,
+)
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from skdigits._activations import ACTIVATIONS
+from skdigits._dropout import DropoutMasks, row_keys
+from skdigits._losses import mean_loss
+from skdigits._network import Network, Workspace
+from skdigits._optimizers import OPTIMIZERS
+
+_DIVERGED = (
+    "The training loss became {value} at iteration {it}: training diverged. "
+    "Lower learning_rate_init (it is {lr}) or scale the inputs (e.g. pixels to "
+    "[0, 1] with skdigits.PixelScaler or StandardScaler)."
+)
+
+
+class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
+    """Multi-layer perceptron classifier trained by our own NumPy backprop.
+
+    A drop-in for :class:`sklearn.neural_network.MLPClassifier`: the same
+    parameters, defaults, methods and fitted attributes, with every forward
+    and backward step, loss and optimizer written here in NumPy. It adds what
+    scikit-learn declined: an activation per hidden layer and five more
+    activations, dropout, ``class_weight``, the validation loss curve, and
+    training that survives a minibatch whose sample weights are all zero.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The ith element is the number of neurons in the ith hidden layer.
+
+    activation : str or list of str, default='relu'
+        Hidden-layer activation, one name for all layers or one per layer:
+        'identity', 'logistic', 'tanh', 'relu', 'leaky_relu' (slope 0.01),
+        'elu', 'softplus', 'gelu' (exact, with erf) or 'silu'.
+
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        'lbfgs' minimises the full-batch loss with scipy's L-BFGS-B driven by
+        our loss and gradient; 'sgd' is minibatch SGD with momentum; 'adam'
+        is Adam (Kingma & Ba, 2014).
+
+    alpha : float, default=0.0001
+        Strength of the L2 penalty, divided by the (weighted) sample count.
+
+    batch_size : int or 'auto', default='auto'
+        Minibatch size for 'sgd' and 'adam'; 'auto' is ``min(200, n_samples)``.
+
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Learning-rate schedule for 'sgd'.
+
+    learning_rate_init : float, default=0.001
+        Initial step size of 'sgd' and 'adam'.
+
+    power_t : float, default=0.5
+        Exponent of the 'invscaling' schedule.
+
+    max_iter : int, default=200
+        Epochs for 'sgd'/'adam'; iterations for 'lbfgs'.
+
+    shuffle : bool, default=True
+        Shuffle the samples every epoch ('sgd'/'adam').
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the shuffling, the early-stopping split and
+        the dropout masks. An int gives reproducible fits.
+
+    tol : float, default=1e-4
+        Improvement below which an epoch counts as no improvement; for
+        'lbfgs', the gradient tolerance.
+
+    verbose : bool, default=False
+        Print the loss after every iteration ("Iteration N, loss = ...").
+
+    warm_start : bool, default=False
+        Start ``fit`` from the previous solution.
+
+    momentum : float, default=0.9
+        Momentum of 'sgd', in [0, 1].
+
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum with 'sgd'.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data and stop when
+        its accuracy stops improving; the best weights are kept.
+
+    validation_fraction : float, default=0.1
+        Share of the training data held out with ``early_stopping``.
+
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Adam's decay rates of the first and second moment estimates.
+
+    epsilon : float, default=1e-8
+        Adam's numerical-stability constant.
+
+    n_iter_no_change : int, default=10
+        Epochs without ``tol`` improvement before stopping.
+
+    max_fun : int, default=15000
+        Maximum loss evaluations of 'lbfgs'.
+
+    dropout : float or list of float, default=0.0
+        Inverted-dropout probability, one value for every hidden layer or one
+        per layer, in [0, 1). Applied while training with 'sgd'/'adam' only,
+        never at predict time.
+
+    class_weight : dict, 'balanced' or None, default=None
+        Weights per class, multiplied into ``sample_weight`` as in
+        scikit-learn's linear models. 'balanced' uses
+        ``n_samples / (n_classes * np.bincount(y))`` (with sample weights
+        counted); in ``partial_fit`` it is computed on each call's ``y``.
+        Not applied to multilabel targets (a warning says so).
+
+    callback : callable or None, default=None
+        Called after every 'sgd'/'adam' epoch as ``callback(info)`` with a
+        dict: ``epoch`` (1-based), ``max_iter``, ``loss``,
+        ``validation_score`` and ``validation_loss`` (None without early
+        stopping) and ``seconds`` (the epoch's wall time).
+
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray
+        Class labels.
+    loss_ : float
+        The loss at the end of training, L2 penalty included.
+    best_loss_ : float or None
+        Best training loss ('sgd'/'adam'); None with early stopping.
+    loss_curve_ : list of float
+        Training loss after each epoch ('sgd'/'adam').
+    validation_scores_ : list of float or None
+        Validation accuracy after each epoch, with early stopping.
+    validation_loss_curve_ : list of float or None
+        Validation log-loss (no L2 term) after each epoch, with early stopping.
+    best_validation_score_ : float or None
+        Best validation accuracy, with early stopping.
+    t_ : int
+        Training samples seen by the solver.
+    coefs_ : list of ndarray
+        Weight matrix of each layer, shape (fan_in, fan_out).
+    intercepts_ : list of ndarray
+        Bias vector of each layer.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when X had string column names.
+    n_iter_ : int
+        Iterations (epochs) run by the solver.
+    n_layers_ : int
+        Number of layers, input and output included.
+    n_outputs_ : int
+        Number of output units.
+    out_activation_ : str
+        'softmax' for multiclass, 'logistic' for binary and multilabel.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.model_selection import train_test_split
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import MinMaxScaler
+    >>> from skdigits import NumpyMLPClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    >>> model = make_pipeline(
+    ...     MinMaxScaler(), NumpyMLPClassifier(hidden_layer_sizes=(64,), random_state=0)
+    ... ).fit(X_train, y_train)
+    >>> model.score(X_test, y_test) > 0.95
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS)), list, tuple],
+        "solver": [StrOptions({"lbfgs", *OPTIMIZERS})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "callback": [callable, None],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dropout=0.0,
+        class_weight=None,
+        callback=None,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dropout = dropout
+        self.class_weight = class_weight
+        self.callback = callback
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data. float32 input is trained in float32 throughout.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels, or a multilabel indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights, multiplied by ``class_weight``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _check_solver(self):
+        if self.solver not in OPTIMIZERS:
+            raise AttributeError(
+                "partial_fit is only available for stochastic optimizers. "
+                "%s is not stochastic." % self.solver
+            )
+        return True
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with one epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+        classes : array of shape (n_classes,), default=None
+            All classes over every call; required on the first call.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _fit(self, X, y, sample_weight, incremental):
+        hidden = self._hidden_sizes()
+        activations = self._per_layer("activation", hidden, self._check_activation)
+        rates = self._per_layer("dropout", hidden, self._check_rate)
+        if self.solver == "lbfgs" and any(rates):
+            raise ValueError(
+                "dropout needs a stochastic solver: use solver='adam' or 'sgd', "
+                "or set dropout=0 with solver='lbfgs'."
+            )
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        first_pass = not hasattr(self, "coefs_") or (
+            not self.warm_start and not incremental
+        )
+        X, Y, labels = self._validate_input(X, y, incremental, reset=first_pass)
+        weights = self._row_weights(sample_weight, X, labels)
+        layer_units = [X.shape[1], *hidden, Y.shape[1]]
+        net = self._network(layer_units, activations, X.dtype, first_pass)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(net, X, Y, weights)
+        else:
+            self._fit_stochastic(net, X, Y, weights, labels, rates, incremental)
+        if not np.isfinite(net.theta).all():
+            raise ValueError(
+                "Training produced non-finite weights. Lower learning_rate_init or "
+                "scale the inputs."
+            )
+        self.coefs_, self.intercepts_ = net.views(net.theta)
+        return self
+
+    # ------------------------------------------------------- validation
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+        if any(not isinstance(s, Integral) or s <= 0 for s in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must be positive integers, got {sizes}."
+            )
+        return sizes
+
+    def _per_layer(self, name, hidden, check):
+        """Broadcast a scalar parameter to one value per hidden layer."""
+        value = getattr(self, name)
+        if isinstance(value, (list, tuple)):
+            if len(value) != len(hidden):
+                raise ValueError(
+                    f"{name} has {len(value)} entries but hidden_layer_sizes has "
+                    f"{len(hidden)} layers: give one {name} or one per hidden layer."
+                )
+            values = list(value)
+        else:
+            values = [value] * len(hidden)
+        for v in values:
+            check(v)
+        return values
+
+    @staticmethod
+    def _check_activation(name):
+        if not isinstance(name, str) or name not in ACTIVATIONS:
+            raise ValueError(
+                f"activation {name!r} is not one of {sorted(ACTIVATIONS)}."
+            )
+
+    @staticmethod
+    def _check_rate(rate):
+        if not isinstance(rate, Real) or not 0 <= rate < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {rate!r}.")
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        if sp.issparse(X):
+            X = X.tocsr()
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            self._check_known_classes(y)
+        Y = self._label_binarizer.transform(y).astype(X.dtype)
+        labels = y if y.ndim == 1 else None
+        return X, Y, labels
+
+    def _check_known_classes(self, y):
+        classes = unique_labels(y)
+        if self.warm_start:
+            if set(classes) != set(self.classes_):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as "
+                    f"in the previous call to fit. Previously got {self.classes_}, "
+                    f"`y` has {classes}"
+                )
+        elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+            raise ValueError(
+                f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                f"{self.classes_}. 'y' has {classes}."
+            )
+
+    def _row_weights(self, sample_weight, X, labels):
+        """sample_weight times class_weight per row, or None when all ones."""
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+            )
+        if self.class_weight is None:
+            return sample_weight
+        if labels is None:
+            warnings.warn(
+                "class_weight is not applied to multilabel targets; use "
+                "sample_weight instead.",
+                UserWarning,
+            )
+            return sample_weight
+        classes = np.asarray(self.classes_)
+        if self.class_weight == "balanced":
+            per_class = _balanced_weights(classes, labels, sample_weight)
+        else:
+            per_class = compute_class_weight(self.class_weight, classes=classes, y=labels)
+        weights = per_class[np.searchsorted(classes, labels)].astype(X.dtype)
+        return weights if sample_weight is None else weights * sample_weight
+
+    # ------------------------------------------------------------ network
+    def _network(self, layer_units, activations, dtype, first_pass):
+        output = "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+        net = Network(layer_units, activations, output, dtype)
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            net.initialize(self._random_state)
+            self._initialize_attributes(net, output)
+            return net
+        old_units = [c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]]
+        if old_units != list(layer_units):
+            raise ValueError(
+                f"The network has layers {old_units} but the parameters now ask for "
+                f"{list(layer_units)}; set warm_start=False to start afresh."
+            )
+        net.set_params(self.coefs_, self.intercepts_)
+        return net
+
+    def _initialize_attributes(self, net, output):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = net.layer_units[-1]
+        self.n_layers_ = net.n_layers
+        self.out_activation_ = output
+        if self.solver in OPTIMIZERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            self.validation_loss_curve_ = [] if self.early_stopping else None
+            self.validation_scores_ = [] if self.early_stopping else None
+            self.best_validation_score_ = -np.inf if self.early_stopping else None
+            self.best_loss_ = None if self.early_stopping else np.inf
+
+    def _network_for_predict(self, X):
+        dtype = np.result_type(X.dtype, self.coefs_[0].dtype)
+        hidden = [c.shape[1] for c in self.coefs_[:-1]]
+        units = [self.coefs_[0].shape[0], *hidden, self.n_outputs_]
+        activations = self._per_layer("activation", hidden, self._check_activation)
+        net = Network(units, activations, self.out_activation_, dtype)
+        net.set_params(self.coefs_, self.intercepts_)
+        return net
+
+    # ------------------------------------------------------------- lbfgs
+    def _fit_lbfgs(self, net, X, Y, weights):
+        keep = None if weights is None else np.flatnonzero(weights)
+        if keep is not None and keep.size < X.shape[0]:
+            X, Y, weights = X[keep], Y[keep], weights[keep]
+        ws = Workspace(net, X.shape[0])
+
+        def loss_grad(theta):
+            net.theta[:] = theta
+            loss = net.loss_grad(X, Y, weights, self.alpha, ws)
+            return loss, net.grad.astype(np.float64)
+
+        def report(intermediate_result):
+            print("Iteration %d, loss = %.8f" % (next(counter), intermediate_result.fun))
+
+        counter = iter(range(1, self.max_iter + 1))
+        result = scipy.optimize.minimize(
+            loss_grad,
+            net.theta.astype(np.float64),
+            method="L-BFGS-B",
+            jac=True,
+            callback=report if self.verbose else None,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+        )
+        if result.status != 0:
+            warnings.warn(
+                "lbfgs failed to converge after %d iterations (%s). Increase max_iter "
+                "or scale the data." % (result.nit, result.message),
+                ConvergenceWarning,
+            )
+        if not np.isfinite(result.fun):
+            raise ValueError(
+                _DIVERGED.format(value=result.fun, it=result.nit, lr=self.learning_rate_init)
+            )
+        self.n_iter_ = min(result.nit, self.max_iter)
+        self.loss_ = float(result.fun)
+        net.theta[:] = result.x
+
+    # -------------------------------------------------------- sgd / adam
+    def _fit_stochastic(self, net, X, Y, weights, labels, rates, incremental):
+        optimizer = self._optimizer_for(net, incremental)
+        train_idx, val = self._split(X, Y, weights, labels)
+        n_train = train_idx.size
+        batch_size = self._batch_size(n_train)
+        ws = Workspace(net, batch_size, dropout=any(rates))
+        masks = self._dropout_masks(X, rates, net.dtype)
+        batches = _Batches(X, Y, weights, train_idx, batch_size)
+        best_theta = net.theta.copy() if self.early_stopping else None
+        self.n_iter_ = 0
+        try:
+            for _ in range(self.max_iter):
+                start = time.perf_counter()
+                order = self._random_state.permutation(n_train) if self.shuffle else None
+                self.loss_ = self._run_epoch(net, optimizer, batches, order, ws, masks)
+                self.n_iter_ += 1
+                self.t_ += n_train
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                improved = self._track_progress(net, val)
+                if improved and best_theta is not None:
+                    best_theta[:] = net.theta
+                self._report(time.perf_counter() - start)
+                optimizer.iteration_ends(self.t_)
+                if self._should_stop(optimizer) or incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        "Stochastic Optimizer: Maximum iterations (%d) reached and "
+                        "the optimization hasn't converged yet." % self.max_iter,
+                        ConvergenceWarning,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        if best_theta is not None:
+            net.theta[:] = best_theta
+
+    def _optimizer_for(self, net, incremental):
+        old = getattr(self, "_optimizer", None)
+        if incremental and old is not None and old.matches(net.theta):
+            return old
+        if self.solver == "sgd":
+            optimizer = OPTIMIZERS["sgd"](
+                net.theta,
+                self.learning_rate_init,
+                self.learning_rate,
+                self.momentum,
+                self.nesterovs_momentum,
+                self.power_t,
+            )
+        else:
+            optimizer = OPTIMIZERS["adam"](
+                net.theta, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon
+            )
+        self._optimizer = optimizer
+        return optimizer
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is going "
+                "to be clipped"
+            )
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _split(self, X, Y, weights, labels):
+        """Training row indices, and the held-out validation set if any.
+
+        Rows of zero weight are left out of training: they change nothing but
+        would use up random draws.
+        """
+        rows = np.arange(X.shape[0]) if weights is None else np.flatnonzero(weights)
+        if not self.early_stopping:
+            return rows, None
+        stratify = labels[rows] if labels is not None and _can_stratify(labels[rows]) else None
+        train, val = train_test_split(
+            rows,
+            random_state=self._random_state,
+            test_size=self.validation_fraction,
+            stratify=stratify,
+        )
+        if val.size < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
+        w_val = None if weights is None else weights[val]
+        return np.sort(train), (X[val], Y[val], w_val)
+
+    def _dropout_masks(self, X, rates, dtype):
+        if not any(rates):
+            return None
+        seed = self._random_state.randint(np.iinfo(np.int32).max)
+        return DropoutMasks(rates, row_keys(X), np.random.default_rng(seed), dtype)
+
+    def _run_epoch(self, net, optimizer, batches, order, ws, masks):
+        """One pass over the training rows; returns the mean training loss."""
+        accumulated = 0.0
+        work = np.empty_like(net.theta)
+        widths = net.layer_units[1:-1]
+        for idx, Xb, Yb, wb in batches(order):
+            drop = None if masks is None else masks.draw(idx, widths)
+            loss = net.loss_grad(Xb, Yb, wb, self.alpha, ws, drop)
+            if not np.isfinite(loss):
+                raise ValueError(
+                    _DIVERGED.format(
+                        value=loss, it=self.n_iter_ + 1, lr=self.learning_rate_init
+                    )
+                )
+            optimizer.step(net.theta, net.grad, work)
+            accumulated += loss * Xb.shape[0]
+        return accumulated / batches.n_rows
+
+    def _track_progress(self, net, val):
+        """Update the no-improvement count; True when these weights are the best."""
+        if val is None:
+            last = self.loss_curve_[-1]
+            stalled = last > self.best_loss_ - self.tol
+            self._no_improvement_count = self._no_improvement_count + 1 if stalled else 0
+            self.best_loss_ = min(self.best_loss_, last)
+            return False
+        score, loss = self._validation_score(net, *val)
+        self.validation_scores_.append(score)
+        self.validation_loss_curve_.append(loss)
+        if self.verbose:
+            print("Validation score: %f" % score)
+        stalled = score < self.best_validation_score_ + self.tol
+        self._no_improvement_count = self._no_improvement_count + 1 if stalled else 0
+        if score > self.best_validation_score_:
+            self.best_validation_score_ = score
+            return True
+        return False
+
+    def _validation_score(self, net, X_val, Y_val, w_val):
+        Z = net.logits(X_val)
+        losses = net.output.loss_and_proba(Z, Y_val)
+        y_pred = self._label_binarizer.inverse_transform(_squeeze(Z, self.n_outputs_))
+        y_true = self._label_binarizer.inverse_transform(Y_val)
+        return accuracy_score(y_true, y_pred, sample_weight=w_val), mean_loss(losses, w_val)
+
+    def _report(self, seconds):
+        if self.callback is None:
+            return
+        scores, losses = self.validation_scores_, self.validation_loss_curve_
+        self.callback(
+            {
+                "epoch": self.n_iter_,
+                "max_iter": self.max_iter,
+                "loss": self.loss_,
+                "validation_score": scores[-1] if scores else None,
+                "validation_loss": losses[-1] if losses else None,
+                "seconds": seconds,
+            }
+        )
+
+    def _should_stop(self, optimizer):
+        if self._no_improvement_count <= self.n_iter_no_change:
+            return False
+        what = "Validation score" if self.early_stopping else "Training loss"
+        msg = "%s did not improve more than tol=%f for %d consecutive epochs." % (
+            what,
+            self.tol,
+            self.n_iter_no_change,
+        )
+        if optimizer.trigger_stopping(msg, self.verbose):
+            return True
+        self._no_improvement_count = 0
+        return False
+
+    # ------------------------------------------------------------ predict
+    def _logits(self, X):
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=False
+        )
+        net = self._network_for_predict(X)
+        return net, net.logits(X)
+
+    def predict(self, X):
+        """Predict the class labels of X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The predicted classes.
+        """
+        net, Z = self._logits(X)
+        proba = net.output.proba(Z)
+        return self._label_binarizer.inverse_transform(_squeeze(proba, self.n_outputs_))
+
+    def predict_proba(self, X):
+        """Probability of each class for the samples in X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y_prob : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``.
+        """
+        net, Z = self._logits(X)
+        proba = net.output.proba(Z)
+        if self._label_binarizer.y_type_ == "binary":
+            return np.hstack([1 - proba, proba])
+        return proba
+
+    def predict_log_proba(self, X):
+        """Log of the probability of each class, computed in the log domain.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        log_y_prob : ndarray of shape (n_samples, n_classes)
+            Equal to ``log(predict_proba(X))`` but finite where the
+            probability underflows to 0.
+        """
+        net, Z = self._logits(X)
+        if self._label_binarizer.y_type_ == "binary":
+            return net.output.log_proba(np.hstack([-Z, Z]))
+        return net.output.log_proba(Z)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+def _balanced_weights(classes, labels, sample_weight):
+    """``n_samples / (n_classes * bincount(y))`` over the classes present.
+
+    Counts are weighted by ``sample_weight``, so a weight of ``k`` counts like
+    ``k`` copies; a class with no (weighted) sample gets weight 0 instead of
+    ``inf``.
+    """
+    counts = np.bincount(
+        np.searchsorted(classes, labels), weights=sample_weight, minlength=classes.size
+    )
+    present = counts > 0
+    per_class = np.zeros(classes.size)
+    per_class[present] = counts.sum() / (present.sum() * counts[present])
+    return per_class
+
+
+def _squeeze(Z, n_outputs):
+    """The logits as LabelBinarizer.inverse_transform expects them."""
+    return Z.ravel() if n_outputs == 1 else Z
+
+
+def _can_stratify(labels):
+    _, counts = np.unique(labels, return_counts=True)
+    return counts.min() >= 2
+
+
+class _Batches:
+    """Minibatches gathered by index into buffers reused across the fit."""
+
+    def __init__(self, X, Y, weights, rows, batch_size):
+        self.X, self.Y, self.weights, self.rows = X, Y, weights, rows
+        self.batch_size, self.n_rows = batch_size, rows.size
+        self.contiguous = rows.size == X.shape[0]
+        dense = not sp.issparse(X)
+        self.Xbuf = np.empty((batch_size, X.shape[1]), X.dtype) if dense else None
+        self.Ybuf = np.empty((batch_size, Y.shape[1]), Y.dtype)
+
+    def __call__(self, order):
+        for start in range(0, self.n_rows, self.batch_size):
+            stop = min(start + self.batch_size, self.n_rows)
+            if order is None and self.contiguous:
+                idx = slice(start, stop)
+                yield idx, self.X[idx], self.Y[idx], self._w(idx)
+                continue
+            idx = self.rows[order[start:stop]] if order is not None else self.rows[start:stop]
+            yield idx, self._gather(idx), np.take(
+                self.Y, idx, axis=0, out=self.Ybuf[: idx.size]
+            ), self._w(idx)
+
+    def _gather(self, idx):
+        if self.Xbuf is None:
+            return self.X[idx]
+        return np.take(self.X, idx, axis=0, out=self.Xbuf[: idx.size])
+
+    def _w(self, idx):
+        return None if self.weights is None else self.weights[idx]

@@ -23,7 +23,10 @@ __all__ = ["TRUSTED_TYPES", "load_model", "save_model"]
 #: dumping a fitted ``Pipeline([PixelScaler(), NumpyMLPClassifier()])`` and
 #: calling :func:`skops.io.get_untrusted_types` (see tests/test_persistence.py).
 TRUSTED_TYPES = (
+    "numpy.dtype",  # the optimizers' dtype; skops rebuilds it from an empty .npy
     "skdigits._classifier.NumpyMLPClassifier",
+    "skdigits._optimizers.Adam",
+    "skdigits._optimizers.SGD",
     "skdigits.preprocessing.PixelScaler",
 )
 
@@ -149,7 +152,8 @@ def _skops_bytes(model, path):
     if refused:
         raise ValueError(
             f"{path}: cannot save as .skops: the model holds types load_model "
-            f"would refuse: {', '.join(refused)}"
+            f"would refuse: {', '.join(refused)}; set callback=None and remove "
+            "other functions or foreign objects first, or save as .joblib"
         )
     return data
 

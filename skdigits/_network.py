@@ -1,0 +1,214 @@
+"""The pure NumPy network: parameter layout, initialisation, forward and backward.
+
+Nothing here knows about scikit-learn. All weights and biases live in one
+contiguous vector ``theta`` laid out as scikit-learn packs them (every
+``W`` row-major, then every ``b``); ``coefs``/``intercepts`` are views into it,
+and the gradient ``grad`` has the same layout, so optimizers and L-BFGS work
+on flat vectors without copying.
+
+For a batch ``X`` with per-row loss weights :math:`w_i` (all ones without
+sample weights), hidden layers :math:`l = 1..L-1` and the output layer ``L``:
+
+.. math::
+
+    Z_l = A_{l-1} W_l + b_l, \\quad A_l = f_l(Z_l) \\odot M_l, \\quad A_0 = X
+
+with :math:`M_l` the inverted-dropout mask (ones when not training), and the
+loss
+
+.. math::
+
+    J = \\frac{1}{\\sum_i w_i} \\Big( \\sum_i w_i \\, \\ell(Z_{L,i}, Y_i)
+        + \\frac{\\alpha}{2} \\sum_l \\lVert W_l \\rVert^2 \\Big)
+
+whose gradient is back-propagated with
+:math:`\\delta_L = \\operatorname{diag}(w / \\textstyle\\sum w)(P - Y)`,
+:math:`\\delta_{l-1} = (\\delta_l W_l^\\top) \\odot M_{l-1} \\odot f'_{l-1}`,
+:math:`\\nabla W_l = A_{l-1}^\\top \\delta_l + \\alpha W_l / \\sum w` and
+:math:`\\nabla b_l = \\mathbf{1}^\\top \\delta_l`.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from skdigits._activations import ACTIVATIONS
+from skdigits._losses import OUTPUTS, mean_loss
+
+# Activations trained best from He-uniform initial weights; the others
+# (identity, tanh) use Glorot-uniform, and logistic Glorot's 4x larger bound.
+_HE_INIT = frozenset({"relu", "leaky_relu", "elu", "gelu", "silu", "softplus"})
+
+
+def init_bound(activation, fan_in, fan_out):
+    """Half-width of the uniform initial weights of one layer."""
+    if activation in _HE_INIT:
+        return np.sqrt(6.0 / fan_in)
+    bound = np.sqrt(6.0 / (fan_in + fan_out))
+    return 4.0 * bound if activation == "logistic" else bound
+
+
+def _dot(A, W, out):
+    """``A @ W`` into ``out``; ``A`` may be a scipy sparse matrix."""
+    if sp.issparse(A):
+        np.copyto(out, A @ W)
+        return out
+    return np.matmul(A, W, out=out)
+
+
+class Network:
+    """A multi-layer perceptron whose parameters are one flat vector.
+
+    Parameters
+    ----------
+    layer_units : sequence of int
+        Units per layer, input and output included.
+    activations : sequence of str
+        One ``ACTIVATIONS`` name per hidden layer.
+    output : str
+        ``'softmax'`` or ``'logistic'`` (a key of ``OUTPUTS``).
+    dtype : numpy dtype
+        float32 or float64, the dtype of the parameters and of every buffer.
+    """
+
+    def __init__(self, layer_units, activations, output, dtype):
+        self.layer_units = tuple(int(u) for u in layer_units)
+        self.activation_names = tuple(activations)
+        self.activations = [ACTIVATIONS[name] for name in activations]
+        self.output = OUTPUTS[output]
+        self.dtype = np.dtype(dtype)
+        shapes = list(zip(self.layer_units[:-1], self.layer_units[1:]))
+        self.n_coef = sum(i * o for i, o in shapes)
+        self.theta = np.zeros(self.n_coef + sum(self.layer_units[1:]), self.dtype)
+        self.grad = np.zeros_like(self.theta)
+        self.coefs, self.intercepts = self.views(self.theta)
+        self.coef_grads, self.intercept_grads = self.views(self.grad)
+
+    @property
+    def n_layers(self):
+        return len(self.layer_units)
+
+    def views(self, flat):
+        """Per-layer ``(coefs, intercepts)`` views into a flat vector."""
+        coefs, intercepts, start = [], [], 0
+        for fan_in, fan_out in zip(self.layer_units[:-1], self.layer_units[1:]):
+            coefs.append(flat[start : start + fan_in * fan_out].reshape(fan_in, fan_out))
+            start += fan_in * fan_out
+        for fan_out in self.layer_units[1:]:
+            intercepts.append(flat[start : start + fan_out])
+            start += fan_out
+        return coefs, intercepts
+
+    def initialize(self, rng):
+        """Zero biases and symmetric uniform weights scaled to each activation."""
+        self.theta[:] = 0
+        # The output layer feeds a softmax/logistic: Glorot-uniform, as "identity".
+        names = self.activation_names + ("identity",)
+        for W, name in zip(self.coefs, names):
+            bound = init_bound(name, *W.shape)
+            W[:] = rng.uniform(-bound, bound, W.shape)
+
+    def set_params(self, coefs, intercepts):
+        """Copy per-layer arrays (e.g. from an unpickled model) into ``theta``."""
+        for view, value in zip(self.coefs + self.intercepts, coefs + intercepts):
+            view[...] = value
+
+    def predict_proba(self, X):
+        """Output probabilities for ``X`` (no dropout)."""
+        return self.output.proba(self.logits(X))
+
+    def logits(self, X):
+        """Output pre-activations for ``X``, allocating fresh arrays (no dropout)."""
+        A = X
+        for W, b, act in zip(self.coefs, self.intercepts, self.activations):
+            Z = _dot(A, W, np.empty((X.shape[0], W.shape[1]), self.dtype))
+            Z += b
+            A = act.forward(Z, Z)
+        Z = _dot(A, self.coefs[-1], np.empty((X.shape[0], self.layer_units[-1]), self.dtype))
+        Z += self.intercepts[-1]
+        return Z
+
+    def forward(self, X, ws, masks=None):
+        """Training forward pass of a batch into workspace ``ws``; returns logits."""
+        n, A = X.shape[0], X
+        for l, (W, b, act) in enumerate(zip(self.coefs, self.intercepts, self.activations)):
+            Z = _dot(A, W, ws.Z[l][:n])
+            Z += b
+            A = act.forward(Z, ws.H[l][:n])
+            if masks is not None and masks[l] is not None:
+                A = np.multiply(A, masks[l], out=ws.A[l][:n])
+        Z = _dot(A, self.coefs[-1], ws.Z[-1][:n])
+        Z += self.intercepts[-1]
+        return Z
+
+    def loss_grad(self, X, Y, weights, alpha, ws, masks=None):
+        """Mean loss of a batch and its gradient, written into ``self.grad``.
+
+        ``weights`` are per-row loss weights or None. Returns the loss, L2
+        penalty included; a batch whose weights sum to zero gives loss 0 and a
+        zero gradient.
+        """
+        n = X.shape[0]
+        total = float(n if weights is None else weights.sum())
+        if total == 0.0:
+            self.grad[:] = 0
+            return 0.0
+        Z = self.forward(X, ws, masks)
+        loss = mean_loss(self.output.loss_and_proba(Z, Y), weights)
+        delta = np.subtract(Z, Y, out=Z)
+        if weights is None:
+            delta *= 1.0 / total
+        else:
+            delta *= (weights / total).astype(self.dtype, copy=False)[:, None]
+        self._backward(X, delta, ws, masks)
+        if alpha:
+            W_all, gW_all = self.theta[: self.n_coef], self.grad[: self.n_coef]
+            loss += 0.5 * alpha * float(np.dot(W_all, W_all)) / total
+            gW_all += (alpha / total) * W_all
+        return loss
+
+    def _backward(self, X, delta, ws, masks):
+        """Back-propagate ``delta`` (output layer) and fill ``self.grad``."""
+        n = X.shape[0]
+        for l in range(self.n_layers - 2, -1, -1):
+            A_in = X if l == 0 else ws.layer_input(l - 1, n, masks)
+            if sp.issparse(A_in):
+                np.copyto(self.coef_grads[l], (A_in.T @ delta))
+            else:
+                np.matmul(A_in.T, delta, out=self.coef_grads[l])
+            np.sum(delta, axis=0, out=self.intercept_grads[l])
+            if l == 0:
+                break
+            previous = np.matmul(delta, self.coefs[l].T, out=ws.D[l - 1][:n])
+            if masks is not None and masks[l - 1] is not None:
+                previous *= masks[l - 1]
+            act = self.activations[l - 1]
+            Z = ws.Z[l - 1][:n] if act.needs_z else None
+            act.derivative(Z, ws.H[l - 1][:n], previous)
+            delta = previous
+
+
+class Workspace:
+    """Buffers for batches of up to ``n_rows`` rows, allocated once per fit.
+
+    Per hidden layer ``l``: ``Z[l]`` pre-activations, ``H[l]`` activations
+    (the same array as ``Z[l]`` unless the derivative needs ``Z``), ``A[l]``
+    activations after dropout, ``D[l]`` back-propagated deltas; ``Z[-1]`` holds
+    the output logits, then probabilities, then the output delta.
+    """
+
+    def __init__(self, network, n_rows, dropout=False):
+        dtype, units = network.dtype, network.layer_units
+        self.Z, self.H, self.A, self.D = [], [], [], []
+        for act, width in zip(network.activations, units[1:-1]):
+            Z = np.empty((n_rows, width), dtype)
+            self.Z.append(Z)
+            self.H.append(np.empty_like(Z) if act.needs_z else Z)
+            self.A.append(np.empty_like(Z) if dropout else None)
+            self.D.append(np.empty_like(Z))
+        self.Z.append(np.empty((n_rows, units[-1]), dtype))
+
+    def layer_input(self, l, n, masks):
+        """What hidden layer ``l`` passed on: after dropout when it had a mask."""
+        if masks is not None and masks[l] is not None:
+            return self.A[l][:n]
+        return self.H[l][:n]

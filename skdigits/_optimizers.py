@@ -1,0 +1,142 @@
+"""Stochastic optimizers that update one flat parameter vector in place.
+
+The network keeps every weight and bias in a single contiguous vector
+``theta`` and its gradient in a vector ``grad`` of the same layout, so a step
+is a handful of in-place vector operations (BLAS ``axpy``/``scal``), whatever
+the number of layers. Their formulas and defaults are those of
+scikit-learn's ``MLPClassifier``.
+
+``OPTIMIZERS`` maps the ``solver`` name to its class.
+"""
+
+from functools import lru_cache
+
+import numpy as np
+from scipy.linalg.blas import get_blas_funcs
+
+
+@lru_cache(maxsize=None)
+def _blas(dtype):
+    """In-place BLAS ``axpy`` (y += a x) and ``scal`` (x *= a) for ``dtype``."""
+    return get_blas_funcs(("axpy", "scal"), dtype=dtype)
+
+
+class _FlatOptimizer:
+    """Shared learning-rate handling; subclasses implement :meth:`step`."""
+
+    def __init__(self, theta, learning_rate_init):
+        self.learning_rate_init = float(learning_rate_init)
+        self.learning_rate = float(learning_rate_init)
+        self.n_params, self.dtype = theta.size, theta.dtype
+
+    def matches(self, theta):
+        """Whether this optimizer's state fits the parameter vector ``theta``."""
+        return theta.size == self.n_params and theta.dtype == self.dtype
+
+    def iteration_ends(self, time_step):
+        """Called after each epoch with the number of samples seen so far."""
+
+    def trigger_stopping(self, msg, verbose):
+        """Whether to stop when the loss stalls; adaptive schedules decay instead."""
+        if verbose:
+            print(msg + " Stopping.")
+        return True
+
+
+class SGD(_FlatOptimizer):
+    r"""Stochastic gradient descent with momentum, optionally Nesterov's.
+
+    .. math::
+
+        v \leftarrow \mu v - \eta g, \qquad
+        \theta \leftarrow \theta + v \quad\text{or, with Nesterov,}\quad
+        \theta \leftarrow \theta + \mu v - \eta g
+
+    ``learning_rate`` is the schedule: ``'constant'``, ``'invscaling'``
+    (:math:`\eta_t = \eta_0 / (t + 1)^{p}` with ``t`` the samples seen) or
+    ``'adaptive'`` (divided by 5 each time the loss stalls).
+    """
+
+    def __init__(
+        self,
+        theta,
+        learning_rate_init=0.1,
+        learning_rate="constant",
+        momentum=0.9,
+        nesterov=True,
+        power_t=0.5,
+    ):
+        super().__init__(theta, learning_rate_init)
+        self.lr_schedule = learning_rate
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.power_t = float(power_t)
+        self.velocity = np.zeros_like(theta)
+
+    def step(self, theta, grad, work=None):
+        """Update ``theta`` in place from ``grad``."""
+        axpy, scal = _blas(theta.dtype)
+        lr, mu = self.learning_rate, self.momentum
+        scal(mu, self.velocity)
+        axpy(grad, self.velocity, a=-lr)
+        if self.nesterov:
+            axpy(self.velocity, theta, a=mu)
+            axpy(grad, theta, a=-lr)
+        else:
+            axpy(self.velocity, theta, a=1.0)
+
+    def iteration_ends(self, time_step):
+        if self.lr_schedule == "invscaling":
+            self.learning_rate = self.learning_rate_init / (time_step + 1) ** self.power_t
+
+    def trigger_stopping(self, msg, verbose):
+        if self.lr_schedule != "adaptive":
+            return super().trigger_stopping(msg, verbose)
+        if self.learning_rate <= 1e-6:
+            if verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(msg + " Setting learning rate to %f" % self.learning_rate)
+        return False
+
+
+class Adam(_FlatOptimizer):
+    r"""Adam (Kingma & Ba, 2014), bias correction folded into the step size.
+
+    .. math::
+
+        m \leftarrow \beta_1 m + (1 - \beta_1) g, \quad
+        v \leftarrow \beta_2 v + (1 - \beta_2) g^2, \quad
+        \theta \leftarrow \theta - \eta \frac{\sqrt{1 - \beta_2^t}}{1 - \beta_1^t}
+        \frac{m}{\sqrt{v} + \epsilon}
+    """
+
+    def __init__(
+        self, theta, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8
+    ):
+        super().__init__(theta, learning_rate_init)
+        self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
+        self.epsilon = float(epsilon)
+        self.t = 0
+        self.m = np.zeros_like(theta)
+        self.v = np.zeros_like(theta)
+
+    def step(self, theta, grad, work):
+        """Update ``theta`` in place from ``grad``; ``work`` is scratch space."""
+        axpy, scal = _blas(theta.dtype)
+        self.t += 1
+        b1, b2 = self.beta_1, self.beta_2
+        scal(b1, self.m)
+        axpy(grad, self.m, a=1.0 - b1)
+        np.multiply(grad, grad, out=work)
+        scal(b2, self.v)
+        axpy(work, self.v, a=1.0 - b2)
+        lr = self.learning_rate * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        np.sqrt(self.v, out=work)
+        work += self.epsilon
+        np.divide(self.m, work, out=work)
+        axpy(work, theta, a=-lr)
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}
