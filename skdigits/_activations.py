@@ -111,7 +111,10 @@ def _softplus_derivative(Z, A, delta):
 
 
 def _gelu(Z, out):
-    r"""Exact GELU: :math:`f(z) = z \Phi(z) = \tfrac{z}{2}(1 + \mathrm{erf}(z/\sqrt2))`."""
+    r"""Exact GELU, :math:`f(z) = z \Phi(z) = z (1 + \mathrm{erf}(z/\sqrt2)) / 2`.
+
+    Uses the error function, not the tanh approximation.
+    """
     cdf = erf(Z * Z.dtype.type(_SQRT_HALF))
     cdf += 1
     cdf *= 0.5

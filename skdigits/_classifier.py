@@ -195,11 +195,17 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "activation": [StrOptions(set(ACTIVATIONS)), list, tuple],
         "solver": [StrOptions({"lbfgs", *OPTIMIZERS})],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
@@ -448,11 +454,15 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _row_weights(self, sample_weight, X, labels):
-        """sample_weight times class_weight per row, or None when all ones."""
+        """Per-row loss weights (sample_weight times class_weight) and normaliser."""
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
+        return _RowWeights(self._class_weights(sample_weight, X, labels), sample_weight)
+
+    def _class_weights(self, sample_weight, X, labels):
+        """sample_weight times class_weight per row, or None when all ones."""
         if self.class_weight is None:
             return sample_weight
         if labels is None:
@@ -466,13 +476,17 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         if self.class_weight == "balanced":
             per_class = _balanced_weights(classes, labels, sample_weight)
         else:
-            per_class = compute_class_weight(self.class_weight, classes=classes, y=labels)
+            per_class = compute_class_weight(
+                self.class_weight, classes=classes, y=labels
+            )
         weights = per_class[np.searchsorted(classes, labels)].astype(X.dtype)
         return weights if sample_weight is None else weights * sample_weight
 
     # ------------------------------------------------------------ network
     def _network(self, layer_units, activations, dtype, first_pass):
-        output = "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+        output = (
+            "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+        )
         net = Network(layer_units, activations, output, dtype)
         self._random_state = check_random_state(self.random_state)
         if first_pass:
@@ -513,18 +527,21 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------- lbfgs
     def _fit_lbfgs(self, net, X, Y, weights):
-        keep = None if weights is None else np.flatnonzero(weights)
-        if keep is not None and keep.size < X.shape[0]:
-            X, Y, weights = X[keep], Y[keep], weights[keep]
+        rows = weights.rows(X.shape[0])
+        if rows.size < X.shape[0]:
+            X, Y = X[rows], Y[rows]
+        w, total = weights.take(rows), weights.total(rows)
         ws = Workspace(net, X.shape[0])
 
         def loss_grad(theta):
             net.theta[:] = theta
-            loss = net.loss_grad(X, Y, weights, self.alpha, ws)
+            loss = net.loss_grad(X, Y, w, total, self.alpha, ws)
             return loss, net.grad.astype(np.float64)
 
         def report(intermediate_result):
-            print("Iteration %d, loss = %.8f" % (next(counter), intermediate_result.fun))
+            print(
+                "Iteration %d, loss = %.8f" % (next(counter), intermediate_result.fun)
+            )
 
         counter = iter(range(1, self.max_iter + 1))
         result = scipy.optimize.minimize(
@@ -533,7 +550,11 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             method="L-BFGS-B",
             jac=True,
             callback=report if self.verbose else None,
-            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+            options={
+                "maxfun": self.max_fun,
+                "maxiter": self.max_iter,
+                "gtol": self.tol,
+            },
         )
         if result.status != 0:
             warnings.warn(
@@ -543,7 +564,9 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             )
         if not np.isfinite(result.fun):
             raise ValueError(
-                _DIVERGED.format(value=result.fun, it=result.nit, lr=self.learning_rate_init)
+                _DIVERGED.format(
+                    value=result.fun, it=result.nit, lr=self.learning_rate_init
+                )
             )
         self.n_iter_ = min(result.nit, self.max_iter)
         self.loss_ = float(result.fun)
@@ -563,7 +586,9 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         try:
             for _ in range(self.max_iter):
                 start = time.perf_counter()
-                order = self._random_state.permutation(n_train) if self.shuffle else None
+                order = (
+                    self._random_state.permutation(n_train) if self.shuffle else None
+                )
                 self.loss_ = self._run_epoch(net, optimizer, batches, order, ws, masks)
                 self.n_iter_ += 1
                 self.t_ += n_train
@@ -603,7 +628,11 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             )
         else:
             optimizer = OPTIMIZERS["adam"](
-                net.theta, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon
+                net.theta,
+                self.learning_rate_init,
+                self.beta_1,
+                self.beta_2,
+                self.epsilon,
             )
         self._optimizer = optimizer
         return optimizer
@@ -624,10 +653,12 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         Rows of zero weight are left out of training: they change nothing but
         would use up random draws.
         """
-        rows = np.arange(X.shape[0]) if weights is None else np.flatnonzero(weights)
+        rows = weights.rows(X.shape[0])
         if not self.early_stopping:
             return rows, None
-        stratify = labels[rows] if labels is not None and _can_stratify(labels[rows]) else None
+        stratify = (
+            labels[rows] if labels is not None and _can_stratify(labels[rows]) else None
+        )
         train, val = train_test_split(
             rows,
             random_state=self._random_state,
@@ -639,7 +670,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
                 "The validation set is too small. Increase 'validation_fraction' "
                 "or the size of your dataset."
             )
-        w_val = None if weights is None else weights[val]
+        w_val = None if weights.sample_weight is None else weights.sample_weight[val]
         return np.sort(train), (X[val], Y[val], w_val)
 
     def _dropout_masks(self, X, rates, dtype):
@@ -653,9 +684,10 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         accumulated = 0.0
         work = np.empty_like(net.theta)
         widths = net.layer_units[1:-1]
-        for idx, Xb, Yb, wb in batches(order):
+        for idx, Xb, Yb in batches(order):
             drop = None if masks is None else masks.draw(idx, widths)
-            loss = net.loss_grad(Xb, Yb, wb, self.alpha, ws, drop)
+            wb, total = batches.weights.take(idx), batches.weights.total(idx)
+            loss = net.loss_grad(Xb, Yb, wb, total, self.alpha, ws, drop)
             if not np.isfinite(loss):
                 raise ValueError(
                     _DIVERGED.format(
@@ -671,7 +703,9 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         if val is None:
             last = self.loss_curve_[-1]
             stalled = last > self.best_loss_ - self.tol
-            self._no_improvement_count = self._no_improvement_count + 1 if stalled else 0
+            self._no_improvement_count = (
+                self._no_improvement_count + 1 if stalled else 0
+            )
             self.best_loss_ = min(self.best_loss_, last)
             return False
         score, loss = self._validation_score(net, *val)
@@ -691,7 +725,9 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         losses = net.output.loss_and_proba(Z, Y_val)
         y_pred = self._label_binarizer.inverse_transform(_squeeze(Z, self.n_outputs_))
         y_true = self._label_binarizer.inverse_transform(Y_val)
-        return accuracy_score(y_true, y_pred, sample_weight=w_val), mean_loss(losses, w_val)
+        return accuracy_score(y_true, y_pred, sample_weight=w_val), mean_loss(
+            losses, w_val
+        )
 
     def _report(self, seconds):
         if self.callback is None:
@@ -726,7 +762,11 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
     def _logits(self, X):
         check_is_fitted(self)
         X = validate_data(
-            self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=False
+            self,
+            X,
+            accept_sparse=["csr", "csc"],
+            dtype=(np.float64, np.float32),
+            reset=False,
         )
         net = self._network_for_predict(X)
         return net, net.logits(X)
@@ -835,17 +875,47 @@ class _Batches:
             stop = min(start + self.batch_size, self.n_rows)
             if order is None and self.contiguous:
                 idx = slice(start, stop)
-                yield idx, self.X[idx], self.Y[idx], self._w(idx)
+                yield idx, self.X[idx], self.Y[idx]
                 continue
-            idx = self.rows[order[start:stop]] if order is not None else self.rows[start:stop]
-            yield idx, self._gather(idx), np.take(
-                self.Y, idx, axis=0, out=self.Ybuf[: idx.size]
-            ), self._w(idx)
+            idx = (
+                self.rows[order[start:stop]]
+                if order is not None
+                else self.rows[start:stop]
+            )
+            yield (
+                idx,
+                self._gather(idx),
+                np.take(self.Y, idx, axis=0, out=self.Ybuf[: idx.size]),
+            )
 
     def _gather(self, idx):
         if self.Xbuf is None:
             return self.X[idx]
         return np.take(self.X, idx, axis=0, out=self.Xbuf[: idx.size])
 
-    def _w(self, idx):
-        return None if self.weights is None else self.weights[idx]
+
+class _RowWeights:
+    """Per-row loss weights and the weights that normalise the loss.
+
+    The loss of a batch is ``sum(loss * l) / sum(sample_weight)``: sample
+    weights are normalised away (a weight of ``k`` is ``k`` copies), class
+    weights are not (a class weight of 2 makes that class's errors cost twice
+    as much, as in scikit-learn's linear models).
+    """
+
+    def __init__(self, loss, sample_weight):
+        self.loss, self.sample_weight = loss, sample_weight
+
+    def rows(self, n_samples):
+        """Rows that take part in training: those of non-zero sample weight."""
+        if self.sample_weight is None:
+            return np.arange(n_samples)
+        return np.flatnonzero(self.sample_weight)
+
+    def take(self, idx):
+        return None if self.loss is None else self.loss[idx]
+
+    def total(self, idx):
+        if self.sample_weight is None:
+            return float(idx.stop - idx.start if isinstance(idx, slice) else idx.size)
+        return float(self.sample_weight[idx].sum())

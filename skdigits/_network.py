@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from skdigits._activations import ACTIVATIONS
-from skdigits._losses import OUTPUTS, mean_loss
+from skdigits._losses import OUTPUTS
 
 # Activations trained best from He-uniform initial weights; the others
 # (identity, tanh) use Glorot-uniform, and logistic Glorot's 4x larger bound.
@@ -91,7 +91,9 @@ class Network:
         """Per-layer ``(coefs, intercepts)`` views into a flat vector."""
         coefs, intercepts, start = [], [], 0
         for fan_in, fan_out in zip(self.layer_units[:-1], self.layer_units[1:]):
-            coefs.append(flat[start : start + fan_in * fan_out].reshape(fan_in, fan_out))
+            coefs.append(
+                flat[start : start + fan_in * fan_out].reshape(fan_in, fan_out)
+            )
             start += fan_in * fan_out
         for fan_out in self.layer_units[1:]:
             intercepts.append(flat[start : start + fan_out])
@@ -123,37 +125,43 @@ class Network:
             Z = _dot(A, W, np.empty((X.shape[0], W.shape[1]), self.dtype))
             Z += b
             A = act.forward(Z, Z)
-        Z = _dot(A, self.coefs[-1], np.empty((X.shape[0], self.layer_units[-1]), self.dtype))
+        Z = _dot(
+            A, self.coefs[-1], np.empty((X.shape[0], self.layer_units[-1]), self.dtype)
+        )
         Z += self.intercepts[-1]
         return Z
 
     def forward(self, X, ws, masks=None):
         """Training forward pass of a batch into workspace ``ws``; returns logits."""
         n, A = X.shape[0], X
-        for l, (W, b, act) in enumerate(zip(self.coefs, self.intercepts, self.activations)):
-            Z = _dot(A, W, ws.Z[l][:n])
+        for i, (W, b, act) in enumerate(
+            zip(self.coefs, self.intercepts, self.activations)
+        ):
+            Z = _dot(A, W, ws.Z[i][:n])
             Z += b
-            A = act.forward(Z, ws.H[l][:n])
-            if masks is not None and masks[l] is not None:
-                A = np.multiply(A, masks[l], out=ws.A[l][:n])
+            A = act.forward(Z, ws.H[i][:n])
+            if masks is not None and masks[i] is not None:
+                A = np.multiply(A, masks[i], out=ws.A[i][:n])
         Z = _dot(A, self.coefs[-1], ws.Z[-1][:n])
         Z += self.intercepts[-1]
         return Z
 
-    def loss_grad(self, X, Y, weights, alpha, ws, masks=None):
-        """Mean loss of a batch and its gradient, written into ``self.grad``.
+    def loss_grad(self, X, Y, weights, total, alpha, ws, masks=None):
+        """Loss of a batch and its gradient, written into ``self.grad``.
 
-        ``weights`` are per-row loss weights or None. Returns the loss, L2
-        penalty included; a batch whose weights sum to zero gives loss 0 and a
-        zero gradient.
+        ``weights`` are per-row loss weights (or None for ones) and ``total``
+        the normaliser :math:`\\sum_i w_i` of the formula above (the sum of the
+        sample weights). Returns the loss, L2 penalty included; a batch whose
+        ``total`` is zero gives loss 0 and a zero gradient.
         """
-        n = X.shape[0]
-        total = float(n if weights is None else weights.sum())
         if total == 0.0:
             self.grad[:] = 0
             return 0.0
         Z = self.forward(X, ws, masks)
-        loss = mean_loss(self.output.loss_and_proba(Z, Y), weights)
+        losses = self.output.loss_and_proba(Z, Y)
+        if weights is not None:
+            losses *= weights
+        loss = float(losses.sum()) / total
         delta = np.subtract(Z, Y, out=Z)
         if weights is None:
             delta *= 1.0 / total
@@ -169,21 +177,21 @@ class Network:
     def _backward(self, X, delta, ws, masks):
         """Back-propagate ``delta`` (output layer) and fill ``self.grad``."""
         n = X.shape[0]
-        for l in range(self.n_layers - 2, -1, -1):
-            A_in = X if l == 0 else ws.layer_input(l - 1, n, masks)
+        for i in range(self.n_layers - 2, -1, -1):
+            A_in = X if i == 0 else ws.layer_input(i - 1, n, masks)
             if sp.issparse(A_in):
-                np.copyto(self.coef_grads[l], (A_in.T @ delta))
+                np.copyto(self.coef_grads[i], (A_in.T @ delta))
             else:
-                np.matmul(A_in.T, delta, out=self.coef_grads[l])
-            np.sum(delta, axis=0, out=self.intercept_grads[l])
-            if l == 0:
+                np.matmul(A_in.T, delta, out=self.coef_grads[i])
+            np.sum(delta, axis=0, out=self.intercept_grads[i])
+            if i == 0:
                 break
-            previous = np.matmul(delta, self.coefs[l].T, out=ws.D[l - 1][:n])
-            if masks is not None and masks[l - 1] is not None:
-                previous *= masks[l - 1]
-            act = self.activations[l - 1]
-            Z = ws.Z[l - 1][:n] if act.needs_z else None
-            act.derivative(Z, ws.H[l - 1][:n], previous)
+            previous = np.matmul(delta, self.coefs[i].T, out=ws.D[i - 1][:n])
+            if masks is not None and masks[i - 1] is not None:
+                previous *= masks[i - 1]
+            act = self.activations[i - 1]
+            Z = ws.Z[i - 1][:n] if act.needs_z else None
+            act.derivative(Z, ws.H[i - 1][:n], previous)
             delta = previous
 
 
@@ -207,8 +215,8 @@ class Workspace:
             self.D.append(np.empty_like(Z))
         self.Z.append(np.empty((n_rows, units[-1]), dtype))
 
-    def layer_input(self, l, n, masks):
-        """What hidden layer ``l`` passed on: after dropout when it had a mask."""
-        if masks is not None and masks[l] is not None:
-            return self.A[l][:n]
-        return self.H[l][:n]
+    def layer_input(self, i, n, masks):
+        """What hidden layer ``i`` passed on: after dropout when it had a mask."""
+        if masks is not None and masks[i] is not None:
+            return self.A[i][:n]
+        return self.H[i][:n]

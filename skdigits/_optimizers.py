@@ -87,7 +87,9 @@ class SGD(_FlatOptimizer):
 
     def iteration_ends(self, time_step):
         if self.lr_schedule == "invscaling":
-            self.learning_rate = self.learning_rate_init / (time_step + 1) ** self.power_t
+            self.learning_rate = (
+                self.learning_rate_init / (time_step + 1) ** self.power_t
+            )
 
     def trigger_stopping(self, msg, verbose):
         if self.lr_schedule != "adaptive":
@@ -138,5 +140,6 @@ class Adam(_FlatOptimizer):
         work += self.epsilon
         np.divide(self.m, work, out=work)
         axpy(work, theta, a=-lr)
+
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
