@@ -413,7 +413,11 @@ def _read_fast(source, layout):
     y = None
     if layout.label_index is not None:
         y = frame.pop(layout.label_index).to_numpy(dtype=np.int64)
-    X = np.ascontiguousarray(frame.to_numpy(dtype=np.uint8))
+    # Column by column: the frame holds one block per column, and this avoids
+    # a consolidated copy next to the C-ordered result.
+    X = np.empty((len(frame), N_PIXELS), dtype=np.uint8)
+    for j, name in enumerate(frame.columns):
+        X[:, j] = frame[name].to_numpy()
     return X, y
 
 

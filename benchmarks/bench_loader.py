@@ -1,0 +1,74 @@
+"""Time and memory of load_mnist_csv against pandas.read_csv(path, dtype="uint8").
+
+The loader must take at most twice pandas' time (it checks every cell and
+returns uint8 pixels plus int64 labels) and never hold a float copy.
+
+    python benchmarks/bench_loader.py [--path ../shared/data/mnist_train.csv.gz]
+"""
+
+import argparse
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import pandas as pd
+
+from skdigits.datasets import load_mnist_csv
+
+DEFAULT_PATH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+MAX_RATIO = 2.0
+
+
+def median_seconds(function, path, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function(path)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_bytes(function, path):
+    """Peak memory traced by tracemalloc (NumPy buffers included) of one call."""
+    tracemalloc.start()
+    try:
+        function(path)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--path", type=Path, default=DEFAULT_PATH / "mnist_train.csv.gz"
+    )
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    contenders = {
+        "skdigits load_mnist_csv": load_mnist_csv,
+        'pandas read_csv(dtype="uint8")': lambda p: pd.read_csv(p, dtype="uint8"),
+    }
+    rows = {}
+    for name, function in contenders.items():
+        function(args.path)  # warm the page cache and imports
+        rows[name] = (
+            median_seconds(function, args.path, args.repeats),
+            peak_bytes(function, args.path),
+        )
+    print(f"{args.path} (median of {args.repeats} runs)\n")
+    print(f"| {'reader':<31} | {'median s':>8} | {'peak MB':>8} |")
+    print(f"|{'-' * 33}|{'-' * 10}|{'-' * 10}|")
+    for name, (seconds, peak) in rows.items():
+        print(f"| {name:<31} | {seconds:>8.2f} | {peak / 1e6:>8.1f} |")
+    ours, theirs = (seconds for seconds, _ in rows.values())
+    ratio = ours / theirs
+    verdict = "ok" if ratio <= MAX_RATIO else f"TOO SLOW (limit {MAX_RATIO})"
+    print(f"\ntime ratio skdigits / pandas: {ratio:.2f} ({verdict})")
+    return 0 if ratio <= MAX_RATIO else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
