@@ -39,6 +39,8 @@ _MAX_LINE = 1 << 20  # far longer than any MNIST row (785 short integers)
 _BOM = b"\xef\xbb\xbf"
 _INTEGER = re.compile(rb"[+-]?[0-9]+")
 _CORRUPT = (EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile)
+_NUMBERED_FROM_0 = [str(i) for i in range(N_PIXELS)]
+_NUMBERED_FROM_1 = [str(i) for i in range(1, N_PIXELS + 1)]
 _LAYOUTS = (
     "an MNIST CSV has 785 columns (a label and 784 pixels, one per pixel of a "
     "28x28 image) or 784 (pixels only, like Kaggle's test.csv)"
@@ -306,27 +308,50 @@ def _layout_of_line(line, lineno, name):
         raise _binary_error(name, lineno) from None
     cells = [cell.strip().strip("\"'").strip() for cell in text.split(",")]
     n_columns = len(cells)
-    if sum(not _is_number(cell) for cell in cells) <= n_columns / 2:
-        if n_columns not in (N_PIXELS, N_PIXELS + 1):
-            raise ValueError(
-                f"{name}: line {lineno} has {n_columns} values, but {_LAYOUTS}."
-                f"{_separator_hint(text)}"
-            )
-        label = 0 if n_columns == N_PIXELS + 1 else None
-        return _Layout(n_columns, label, None, lineno - 1)
+    if _is_header(cells):
+        return _header_layout(cells, lineno, name, text)
+    if n_columns not in (N_PIXELS, N_PIXELS + 1):
+        raise ValueError(
+            f"{name}: line {lineno} has {n_columns} values, but {_LAYOUTS}."
+            f"{_separator_hint(text)}"
+        )
+    label = 0 if n_columns == N_PIXELS + 1 else None
+    return _Layout(n_columns, label, None, lineno - 1)
+
+
+def _is_header(cells):
+    """Whether a first line names the columns rather than holding an image."""
+    filled = [cell for cell in cells if cell]
+    if any(cell.lower() == "label" for cell in filled):
+        return True
+    if sum(not _is_number(cell) for cell in filled) > len(filled) / 2:
+        return True
+    # The integer names pandas writes for an unnamed frame: 0..783 (or 1..784).
+    return cells[-N_PIXELS:] in (_NUMBERED_FROM_0, _NUMBERED_FROM_1)
+
+
+def _header_layout(cells, lineno, name, text):
+    """The layout told by a header line: its width and its label column."""
+    n_columns = len(cells)
+    where = f"{name}: line {lineno}: the header"
     lowered = [cell.lower() for cell in cells]
     label = lowered.index("label") if "label" in lowered else None
+    if lowered[0] in ("", "unnamed: 0") and n_columns > N_PIXELS:
+        raise ValueError(
+            f"{where}'s first column has no name: it looks like a row index "
+            "written by pandas' DataFrame.to_csv. Save the file with "
+            "to_csv(..., index=False), with the labels in a column named 'label'."
+        )
     if label is not None and n_columns != N_PIXELS + 1:
         raise ValueError(
-            f"{name}: line {lineno}: the header has a 'label' column and "
-            f"{n_columns - 1} pixel columns, but a labeled MNIST file has "
-            f"{N_PIXELS} pixel columns (785 columns in all). The file is "
-            "damaged or not a 28x28 image file: download or export it again."
+            f"{where} has a 'label' column and {n_columns - 1} pixel columns, "
+            f"but a labeled MNIST file has {N_PIXELS} pixel columns (785 "
+            "columns in all). The file is damaged or not a 28x28 image file: "
+            "download or export it again."
         )
     if n_columns not in (N_PIXELS, N_PIXELS + 1):
         raise ValueError(
-            f"{name}: line {lineno}: the header has {n_columns} column(s), but "
-            f"{_LAYOUTS}.{_separator_hint(text)}"
+            f"{where} has {n_columns} column(s), but {_LAYOUTS}.{_separator_hint(text)}"
         )
     if label is None and n_columns == N_PIXELS + 1:
         label = 0

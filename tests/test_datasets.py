@@ -133,6 +133,22 @@ def test_member_found_by_base_name(tmp_path):
     np.testing.assert_array_equal(load_mnist_csv(path, member="test.csv")[0], X)
 
 
+def test_files_written_by_pandas(tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, y = make_data()
+    frame = pd.DataFrame(X)  # integer column names 0..783
+    frame.to_csv(tmp_path / "pixels.csv", index=False)
+    X_read, y_read = load_mnist_csv(tmp_path / "pixels.csv")
+    np.testing.assert_array_equal(X_read, X)
+    assert y_read is None
+    frame.insert(0, "label", y)
+    frame.to_csv(tmp_path / "labeled.csv", index=False)
+    np.testing.assert_array_equal(load_mnist_csv(tmp_path / "labeled.csv")[1], y)
+    frame.to_csv(tmp_path / "indexed.csv")  # the row index as an unnamed column
+    with pytest.raises(ValueError, match="indexed.csv: line 1: .*index=False"):
+        load_mnist_csv(tmp_path / "indexed.csv")
+
+
 def test_no_float_copy_of_the_file(tmp_path):
     X, y = make_data(3000)
     path = write(tmp_path / "f.csv", csv_text(X, y, MNIST_HEADER))
