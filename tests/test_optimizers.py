@@ -1,0 +1,133 @@
+"""Tests for the flat-vector optimizers (skdigits/_optimizers.py).
+
+Each step is compared with the formula of the class docstring, computed here
+by hand, over two steps so that momentum and bias correction matter.
+"""
+
+import numpy as np
+import pytest
+
+from skdigits._optimizers import OPTIMIZERS, SGD, Adam
+
+
+def theta_and_grads(dtype=np.float64):
+    rng = np.random.default_rng(0)
+    theta = rng.normal(size=7).astype(dtype)
+    return theta, [rng.normal(size=7).astype(dtype) for _ in range(2)]
+
+
+def test_registry_names_the_stochastic_solvers():
+    assert OPTIMIZERS == {"sgd": SGD, "adam": Adam}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_plain_momentum_two_steps(dtype):
+    theta, (g1, g2) = theta_and_grads(dtype)
+    lr, mu = 0.1, 0.9
+    opt = SGD(theta, learning_rate_init=lr, momentum=mu, nesterov=False)
+    expected = theta.astype(np.float64)
+    v = -lr * g1
+    expected = expected + v
+    v = mu * v - lr * g2
+    expected = expected + v
+    opt.step(theta, g1)
+    opt.step(theta, g2)
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(theta, expected, rtol=rtol)
+    np.testing.assert_allclose(opt.velocity, v, rtol=rtol)
+    assert theta.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_nesterov_two_steps(dtype):
+    theta, (g1, g2) = theta_and_grads(dtype)
+    lr, mu = 0.05, 0.8
+    opt = SGD(theta, learning_rate_init=lr, momentum=mu, nesterov=True)
+    expected = theta.astype(np.float64)
+    v = -lr * g1
+    expected = expected + mu * v - lr * g1
+    v = mu * v - lr * g2
+    expected = expected + mu * v - lr * g2
+    opt.step(theta, g1)
+    opt.step(theta, g2)
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(theta, expected, rtol=rtol)
+
+
+def test_sgd_without_momentum_is_plain_gradient_descent():
+    theta, (g1, g2) = theta_and_grads()
+    start = theta.copy()
+    opt = SGD(theta, learning_rate_init=0.3, momentum=0.0)
+    opt.step(theta, g1)
+    opt.step(theta, g2)
+    np.testing.assert_allclose(theta, start - 0.3 * (g1 + g2), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_two_steps(dtype):
+    theta, (g1, g2) = theta_and_grads(dtype)
+    lr, b1, b2, eps = 0.01, 0.8, 0.95, 1e-8
+    opt = Adam(theta, learning_rate_init=lr, beta_1=b1, beta_2=b2, epsilon=eps)
+    expected = theta.astype(np.float64)
+    m = np.zeros(7)
+    v = np.zeros(7)
+    for t, g in enumerate([g1, g2], start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        step = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+        expected = expected - step * m / (np.sqrt(v) + eps)
+        opt.step(theta, g, np.empty_like(theta))
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(theta, expected, rtol=rtol)
+    assert opt.t == 2
+    assert theta.dtype == dtype
+
+
+def test_adam_first_step_moves_every_parameter_by_about_the_learning_rate():
+    """With bias correction the first step is lr * sign(g), whatever |g|."""
+    theta = np.zeros(4)
+    grad = np.array([1e-3, -5.0, 200.0, -0.1])
+    Adam(theta, learning_rate_init=0.01).step(theta, grad, np.empty(4))
+    np.testing.assert_allclose(theta, -0.01 * np.sign(grad), rtol=1e-3)
+
+
+def test_invscaling_schedule():
+    theta = np.zeros(3)
+    opt = SGD(theta, learning_rate_init=0.2, learning_rate="invscaling", power_t=0.25)
+    opt.iteration_ends(99)
+    assert opt.learning_rate == pytest.approx(0.2 / 100**0.25)
+    opt.iteration_ends(9999)
+    assert opt.learning_rate == pytest.approx(0.2 / 10000**0.25)
+
+
+def test_constant_schedule_ignores_time_and_stops_when_loss_stalls(capsys):
+    opt = SGD(np.zeros(3), learning_rate_init=0.2, learning_rate="constant")
+    opt.iteration_ends(10_000)
+    assert opt.learning_rate == 0.2
+    assert opt.trigger_stopping("Stalled.", verbose=True)
+    assert "Stalled. Stopping." in capsys.readouterr().out
+
+
+def test_adaptive_schedule_divides_by_five_until_1e6(capsys):
+    opt = SGD(np.zeros(3), learning_rate_init=0.1, learning_rate="adaptive")
+    opt.iteration_ends(10_000)
+    assert opt.learning_rate == 0.1
+    rates = []
+    while not opt.trigger_stopping("Stalled.", verbose=True):
+        rates.append(opt.learning_rate)
+    np.testing.assert_allclose(rates, 0.1 / 5.0 ** np.arange(1, len(rates) + 1))
+    assert rates[-1] <= 1e-6 < rates[-2]
+    out = capsys.readouterr().out
+    assert "Setting learning rate to" in out
+    assert "Learning rate too small. Stopping." in out
+
+
+def test_adam_stops_when_loss_stalls():
+    assert Adam(np.zeros(3)).trigger_stopping("Stalled.", verbose=False)
+
+
+def test_matches_checks_size_and_dtype():
+    opt = Adam(np.zeros(5))
+    assert opt.matches(np.ones(5))
+    assert not opt.matches(np.ones(6))
+    assert not opt.matches(np.ones(5, np.float32))
