@@ -38,6 +38,7 @@ _PLAIN_BYTES = b"0123456789, \r\n"
 _MAX_LINE = 1 << 20  # far longer than any MNIST row (785 short integers)
 _BOM = b"\xef\xbb\xbf"
 _INTEGER = re.compile(rb"[+-]?[0-9]+")
+_BLOCK_LINES = 1000
 _CORRUPT = (EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile)
 _NUMBERED_FROM_0 = [str(i) for i in range(N_PIXELS)]
 _NUMBERED_FROM_1 = [str(i) for i in range(1, N_PIXELS + 1)]
@@ -450,30 +451,68 @@ def _read_fast(source, layout):
 
 
 def _read_careful(source, layout):
-    """Check every line; raise ValueError at the first bad one, else load it."""
-    rows, labels = [], []
+    """Check every line; raise ValueError at the first bad one, else load it.
+
+    Blocks of plain lines (digits and commas, values in range) are parsed at
+    once; a block with anything else is gone through cell by cell.
+    """
+    X_blocks, y_blocks = [], []
+    pixels = np.ones(layout.n_columns, dtype=bool)
+    if layout.label_index is not None:
+        pixels[layout.label_index] = False
     with source.open() as stream:
-        lineno = 0
-        while line := stream.readline(_MAX_LINE):
-            lineno += 1
-            if len(line) == _MAX_LINE and not line.endswith(b"\n"):
-                raise _binary_error(source.name, lineno)
-            if lineno <= layout.skip_lines or not line.strip():
-                continue
-            if lineno == 1:
-                line = line.removeprefix(_BOM)
-            label, pixels = _parse_row(line, lineno, layout, source.name)
-            rows.append(pixels)
-            labels.append(label)
-    if not rows:
+        for block in _data_blocks(stream, layout, source.name):
+            values = _plain_values(block, layout, pixels)
+            if values is None:
+                rows = [_parse_row(line, n, layout, source.name) for n, line in block]
+                values = np.array(rows, dtype=np.int64)
+            X_blocks.append(values[:, pixels].astype(np.uint8))
+            y_blocks.append(values[:, ~pixels].ravel())
+    if not X_blocks:
         return np.empty((0, N_PIXELS), dtype=np.uint8), None
-    X = np.vstack(rows)
-    y = None if layout.label_index is None else np.array(labels, dtype=np.int64)
-    return X, y
+    y = None if layout.label_index is None else np.concatenate(y_blocks)
+    return np.concatenate(X_blocks), y
+
+
+def _data_blocks(stream, layout, name):
+    """Lists of up to ``_BLOCK_LINES`` (1-based line number, data line)."""
+    block, lineno = [], 0
+    while line := stream.readline(_MAX_LINE):
+        lineno += 1
+        if len(line) == _MAX_LINE and not line.endswith(b"\n"):
+            raise _binary_error(name, lineno)
+        if lineno <= layout.skip_lines or not line.strip():
+            continue
+        block.append((lineno, line.removeprefix(_BOM) if lineno == 1 else line))
+        if len(block) == _BLOCK_LINES:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def _plain_values(block, layout, pixels):
+    """The int64 values of a block of plain, valid lines; None otherwise."""
+    lines = [line.rstrip(b"\r\n") for _, line in block]
+    joined = b",".join(lines)
+    if (
+        joined.translate(None, b"0123456789,")
+        or b",," in joined
+        or joined.startswith(b",")
+        or joined.endswith(b",")
+        or any(line.count(b",") != layout.n_columns - 1 for line in lines)
+    ):
+        return None
+    values = np.fromstring(joined, dtype=np.int64, sep=",")
+    values = values.reshape(len(lines), layout.n_columns)
+    # fromstring saturates on overflow: let the cell-by-cell pass judge those.
+    if values[:, pixels].max() > 255 or values.max() == np.iinfo(np.int64).max:
+        return None
+    return values
 
 
 def _parse_row(line, lineno, layout, name):
-    """(label or None, uint8 pixels) of one data line, or a ValueError."""
+    """The values of one data line, label included, or a ValueError."""
     cells = [cell.strip() for cell in line.rstrip(b"\r\n").split(b",")]
     if len(cells) != layout.n_columns:
         raise _column_count_error(len(cells), lineno, layout, name)
@@ -485,10 +524,7 @@ def _parse_row(line, lineno, layout, name):
                 f"{name}: line {lineno}, {layout.column(index)}: {problem}"
                 f"{_row_hint(values, layout, index)}"
             )
-    label = None
-    if layout.label_index is not None:
-        label = values.pop(layout.label_index)
-    return label, np.array(values, dtype=np.uint8)
+    return values
 
 
 def _column_count_error(n_cells, lineno, layout, name):

@@ -133,6 +133,19 @@ def test_member_found_by_base_name(tmp_path):
     np.testing.assert_array_equal(load_mnist_csv(path, member="test.csv")[0], X)
 
 
+def test_whitespace_around_cells_and_huge_labels(tmp_path):
+    X, _ = make_data(3)
+    labels = [0, 2**63 - 1, 7]
+    text = csv_text(X, np.array(labels, dtype=np.int64), MNIST_HEADER)
+    path = write(tmp_path / "f.csv", text.replace(",", "\t, ", 5))
+    X_read, y_read = load_mnist_csv(path)
+    np.testing.assert_array_equal(X_read, X)
+    assert y_read.tolist() == labels
+    write(path, replace_cell(text, 3, 1, "9" * 20))
+    with pytest.raises(ValueError, match="line 3, column 1 .*too large"):
+        load_mnist_csv(path)
+
+
 def test_files_written_by_pandas(tmp_path):
     pd = pytest.importorskip("pandas")
     X, y = make_data()
