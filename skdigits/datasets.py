@@ -191,7 +191,14 @@ class _Source:
         with contextlib.ExitStack() as stack:
             if self.kind == "zip":
                 archive = stack.enter_context(zipfile.ZipFile(self.path))
-                yield stack.enter_context(archive.open(self.member))
+                try:
+                    member = archive.open(self.member)
+                except (RuntimeError, NotImplementedError) as exc:  # encrypted...
+                    raise ValueError(
+                        f"{self.name}: cannot unpack this member ({exc}). Unpack "
+                        "the archive with another tool and pass the CSV file."
+                    ) from None
+                yield stack.enter_context(member)
             elif self.kind == "gzip":
                 yield stack.enter_context(gzip.open(self.path, "rb"))
             else:

@@ -338,6 +338,19 @@ def test_bad_row_inside_zip_names_member_and_line(tmp_path):
         load_mnist_csv(path)
 
 
+def test_zip_member_in_an_unsupported_format(tmp_path):
+    path = tmp_path / "deflate64.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("train.csv", long_file())
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        start = data.index(signature) + offset
+        data[start : start + 2] = (9).to_bytes(2, "little")  # Deflate64
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="deflate64.zip .*cannot unpack"):
+        load_mnist_csv(path)
+
+
 def test_member_on_a_plain_file(tmp_path):
     X, y = make_data()
     path = write(tmp_path / "f.csv", csv_text(X, y))
