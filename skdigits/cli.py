@@ -236,7 +236,7 @@ def build_parser():
     parser = _Parser(
         prog="skdigits", description="Train and use MLP classifiers on MNIST CSV files."
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     model = _model_options()
     train_help = f"training CSV (default: the bundled sample, {sample_path().name})"
 
@@ -329,7 +329,13 @@ def build_parser():
 def main(argv=None):
     """Run the ``skdigits`` command line; return the exit status."""
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.error(
+                "choose a command: train, evaluate, predict, predict-image "
+                "or grid-search (see skdigits --help)"
+            )
     except SystemExit as exc:  # --help, or a usage error already printed
         return exc.code
     try:

@@ -1,0 +1,540 @@
+"""The ``skdigits`` command line, end to end on the bundled MNIST sample."""
+
+import csv
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from skdigits import cli, load_model
+from skdigits.cli import main
+from skdigits.datasets import load_mnist_csv, sample_path
+
+TRAIN = str(sample_path("train"))
+TEST = str(sample_path("test"))
+SMALL = ["--epochs", "2", "--hidden", "32"]
+GRID = '{"hidden_layer_sizes": [[16], [32]], "alpha": [0.0001, 0.1]}'
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """A model trained once for the evaluate/predict tests (a few seconds)."""
+    path = tmp_path_factory.mktemp("model") / "model.joblib"
+    argv = ["train", "--epochs", "8", "--hidden", "64", "--model", str(path)]
+    assert main(argv) == 0
+    return path
+
+
+@pytest.fixture(scope="module")
+def unlabelled_csv(tmp_path_factory):
+    """The test sample without its label column, in Kaggle's test.csv layout."""
+    X, _ = load_mnist_csv(TEST)
+    path = tmp_path_factory.mktemp("data") / "test_unlabelled.csv"
+    header = ",".join(f"pixel{i}" for i in range(784))
+    np.savetxt(path, X[:200], fmt="%d", delimiter=",", header=header, comments="")
+    return path
+
+
+def _float_after(label, text):
+    match = re.search(rf"{label}:? (\d\.\d+)", text)
+    assert match, f"no {label!r} in output:\n{text}"
+    return float(match.group(1))
+
+
+def _assert_one_line_error(capsys, rc):
+    out, err = capsys.readouterr()
+    assert rc == 2
+    assert err.startswith("skdigits: error: ")
+    assert err.count("\n") == 1 and err.endswith("\n"), err
+    assert "Traceback" not in err
+    return err
+
+
+# --- train --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "suffix, early_stopping", [(".joblib", False), (".skops", True)]
+)
+def test_train_shows_progress_and_saves_a_working_model(
+    tmp_path, capsys, suffix, early_stopping
+):
+    path = tmp_path / f"model{suffix}"
+    extra = ["--early-stopping"] if early_stopping else []
+    argv = ["train", *SMALL, "--test", TEST, "--model", str(path), *extra]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    epochs = re.findall(r"^epoch +(\d)/2 +loss \S+ +val_acc (\S+) .* left ", out, re.M)
+    assert [epoch for epoch, _ in epochs] == ["1", "2"]
+    for _, val_acc in epochs:
+        assert (val_acc != "-") == early_stopping
+    model = load_model(path)
+    assert model.get_params()["mlp__callback"] is None
+    X_test, y_test = load_mnist_csv(TEST)
+    test_accuracy = _float_after("test accuracy", out)
+    assert test_accuracy == pytest.approx(model.score(X_test, y_test), abs=1e-4)
+    assert 0.5 < _float_after("train accuracy", out) <= 1
+
+
+def test_train_same_seed_same_predictions(tmp_path):
+    X_test, _ = load_mnist_csv(TEST)
+    probas = []
+    for i, seed in enumerate(["3", "3", "4"]):
+        path = tmp_path / f"m{i}.joblib"
+        assert main(["train", *SMALL, "--seed", seed, "--model", str(path)]) == 0
+        probas.append(load_model(path).predict_proba(X_test))
+    assert probas[0].tobytes() == probas[1].tobytes()
+    assert probas[0].tobytes() != probas[2].tobytes()
+
+
+def test_train_options_reach_the_classifier(tmp_path):
+    path = tmp_path / "m.joblib"
+    argv = [
+        "train",
+        "--epochs",
+        "1",
+        "--hidden",
+        "16,8",
+        "--activation",
+        "tanh",
+        "--batch-size",
+        "64",
+        "--learning-rate",
+        "0.01",
+        "--alpha",
+        "0.001",
+        "--dropout",
+        "0.1",
+        "--solver",
+        "sgd",
+        "--seed",
+        "7",
+        "--model",
+        str(path),
+    ]
+    assert main(argv) == 0
+    params = load_model(path).named_steps["mlp"].get_params()
+    expected = {
+        "hidden_layer_sizes": (16, 8),
+        "activation": "tanh",
+        "batch_size": 64,
+        "learning_rate_init": 0.01,
+        "alpha": 0.001,
+        "dropout": 0.1,
+        "solver": "sgd",
+        "random_state": 7,
+        "max_iter": 1,
+    }
+    assert {key: params[key] for key in expected} == expected
+
+
+# --- evaluate -----------------------------------------------------------------
+
+
+def test_evaluate_prints_accuracy_report_and_confusion_matrix(model_path, capsys):
+    assert main(["evaluate", "--model", str(model_path), "--data", TEST]) == 0
+    out = capsys.readouterr().out
+    X, y = load_mnist_csv(TEST)
+    y_pred = load_model(model_path).predict(X)
+    assert _float_after("accuracy", out) == pytest.approx(
+        np.mean(y == y_pred), abs=1e-4
+    )
+    assert "precision" in out and "recall" in out and "macro avg" in out
+    diagonal = [
+        int(line.split()[1 + int(line.split()[0])])
+        for line in out.splitlines()
+        if re.match(r"^ +\d +(\d+ +){9}\d+$", line)
+    ]
+    assert diagonal == [int(np.sum((y == d) & (y_pred == d))) for d in range(10)]
+
+
+def test_evaluate_plots_are_png_files(model_path, tmp_path, capsys):
+    plots = tmp_path / "plots"
+    argv = [
+        "evaluate",
+        "--model",
+        str(model_path),
+        "--data",
+        TEST,
+        "--plots",
+        str(plots),
+    ]
+    assert main(argv) == 0
+    from PIL import Image
+
+    names = {"loss_curve.png", "confusion_matrix.png", "misclassified.png"}
+    assert {p.name for p in plots.iterdir()} == names
+    for name in names:
+        assert (plots / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+        with Image.open(plots / name) as image:
+            image.verify()
+            assert min(image.size) > 100
+
+
+def test_evaluate_plots_without_matplotlib_is_a_one_line_error(
+    model_path, tmp_path, capsys, monkeypatch
+):
+    for name in ["matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    plots = tmp_path / "plots"
+    argv = [
+        "evaluate",
+        "--model",
+        str(model_path),
+        "--data",
+        TEST,
+        "--plots",
+        str(plots),
+    ]
+    err = _assert_one_line_error(capsys, main(argv))
+    assert "pip install skdigits[plots]" in err
+    assert not plots.exists()
+
+
+# --- predict ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("labelled", [True, False])
+def test_predict_writes_a_kaggle_submission(
+    model_path, unlabelled_csv, tmp_path, labelled
+):
+    data = TEST if labelled else str(unlabelled_csv)
+    output = tmp_path / "submission.csv"
+    argv = [
+        "predict",
+        "--model",
+        str(model_path),
+        "--data",
+        data,
+        "--output",
+        str(output),
+    ]
+    assert main(argv) == 0
+    with open(output, newline="") as file:
+        rows = list(csv.reader(file))
+    X, _ = load_mnist_csv(data)
+    assert rows[0] == ["ImageId", "Label"]
+    assert [int(row[0]) for row in rows[1:]] == list(range(1, len(X) + 1))
+    expected = load_model(model_path).predict(X)
+    assert [int(row[1]) for row in rows[1:]] == expected.tolist()
+
+
+# --- predict-image ------------------------------------------------------------
+
+
+def _draw_one(path):
+    """A hand-drawn '1': a thick dark stroke on white paper, bigger than MNIST."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (120, 160), color=255)
+    ImageDraw.Draw(image).line([(62, 20), (58, 140)], fill=0, width=14)
+    image.save(path)
+    return path
+
+
+def test_predict_image_prints_digit_and_probability(model_path, tmp_path, capsys):
+    from skdigits.preprocessing import image_to_mnist
+
+    path = _draw_one(tmp_path / "one.png")
+    assert main(["predict-image", "--model", str(model_path), str(path)]) == 0
+    out = capsys.readouterr().out
+    match = re.fullmatch(rf"{re.escape(str(path))}: (\d) \(probability (\S+)\)\n", out)
+    assert match, out
+    proba = load_model(model_path).predict_proba(image_to_mnist(path)[None, :])[0]
+    assert int(match.group(1)) == int(np.argmax(proba)) == 1
+    assert float(match.group(2)) == pytest.approx(proba.max(), abs=1e-3)
+
+
+def test_predict_image_without_pillow_is_a_one_line_error(
+    model_path, tmp_path, capsys, monkeypatch
+):
+    path = _draw_one(tmp_path / "one.png")
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    monkeypatch.setitem(sys.modules, "PIL.Image", None)
+    err = _assert_one_line_error(
+        capsys, main(["predict-image", "--model", str(model_path), str(path)])
+    )
+    assert "pip install skdigits[images]" in err
+
+
+# --- grid-search --------------------------------------------------------------
+
+
+def _grid_search(tmp_path, name, *extra):
+    path = tmp_path / name
+    argv = ["grid-search", *SMALL, "--grid", GRID, "--cv", "2", "--model", str(path)]
+    assert main([*argv, *extra]) == 0
+    return load_model(path)
+
+
+def _best_line(out):
+    return re.search(r"^best: (.*) \(mean cv", out, re.M).group(1)
+
+
+def test_grid_search_ranks_candidates_and_saves_the_best(tmp_path, capsys):
+    model = _grid_search(tmp_path, "best.joblib")
+    out = capsys.readouterr().out
+    ranks = re.findall(r"^ +(\d) +(\d\.\d{4}) \(", out, re.M)
+    assert len(ranks) == 4 and ranks[0][0] == "1"
+    assert [int(rank) for rank, _ in ranks] == sorted(int(rank) for rank, _ in ranks)
+    scores = [float(score) for _, score in ranks]
+    assert scores == sorted(scores, reverse=True)
+    mlp = model.named_steps["mlp"]
+    best = f"alpha={mlp.alpha!r}, hidden_layer_sizes={mlp.hidden_layer_sizes!r}"
+    assert _best_line(out) == best
+    assert mlp.max_iter == 2  # the base options still apply
+    assert out.count("fit done") == 8  # 4 candidates x 2 folds, in-process
+
+
+def test_grid_search_same_best_model_with_one_or_two_jobs(tmp_path):
+    X_test, _ = load_mnist_csv(TEST)
+    one = _grid_search(tmp_path, "one.joblib", "--n-jobs", "1", "--seed", "5")
+    two = _grid_search(tmp_path, "two.joblib", "--n-jobs", "2", "--seed", "5")
+    assert one.get_params()["mlp"].get_params() == two.get_params()["mlp"].get_params()
+    assert one.predict_proba(X_test).tobytes() == two.predict_proba(X_test).tobytes()
+
+
+def test_grid_search_reads_the_grid_from_a_json_file(tmp_path, capsys):
+    grid = tmp_path / "grid.json"
+    grid.write_text('{"mlp__alpha": [0.001]}')
+    path = tmp_path / "m.joblib"
+    argv = [
+        "grid-search",
+        *SMALL,
+        "--grid",
+        str(grid),
+        "--cv",
+        "2",
+        "--model",
+        str(path),
+    ]
+    assert main(argv) == 0
+    assert load_model(path).named_steps["mlp"].alpha == 0.001
+
+
+@pytest.fixture(scope="module")
+def local_cluster():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    )
+    yield cluster
+    cluster.close()
+
+
+@pytest.mark.slow
+def test_grid_search_on_a_dask_cluster_matches_a_local_run(
+    local_cluster, tmp_path, capsys
+):
+    local = _grid_search(tmp_path, "local.joblib", "--seed", "1")
+    local_out = capsys.readouterr().out
+    address = local_cluster.scheduler_address
+    dask = _grid_search(
+        tmp_path, "dask.joblib", "--seed", "1", "--dask-scheduler", address
+    )
+    out = capsys.readouterr().out
+    workers = set(local_cluster.scheduler_info["workers"])
+    ran_on = re.search(r"^fits ran on: (.*)$", out, re.M).group(1)
+    counts = dict(re.findall(r"(tcp://\S+) \((\d+) fits\)", ran_on))
+    assert counts and set(counts) <= workers
+    assert sum(int(n) for n in counts.values()) == 8
+    assert len(re.findall(r"^  \[\d/8\] fold accuracy", out, re.M)) == 8
+    assert _best_line(out) == _best_line(local_out)
+    X_test, _ = load_mnist_csv(TEST)
+    assert dask.predict(X_test).tolist() == local.predict(X_test).tolist()
+
+
+def test_grid_search_unreachable_scheduler_fails_fast(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(cli, "DASK_CONNECT_TIMEOUT", 1)
+    path = tmp_path / "m.joblib"
+    argv = [
+        "grid-search",
+        *SMALL,
+        "--grid",
+        GRID,
+        "--cv",
+        "2",
+        "--model",
+        str(path),
+        "--dask-scheduler",
+        "tcp://127.0.0.1:1",
+    ]
+    start = time.monotonic()
+    err = _assert_one_line_error(capsys, main(argv))
+    assert time.monotonic() - start < 10
+    assert "tcp://127.0.0.1:1" in err
+    assert not path.exists()
+
+
+def test_grid_search_without_dask_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    argv = [
+        "grid-search",
+        *SMALL,
+        "--grid",
+        GRID,
+        "--model",
+        str(tmp_path / "m.joblib"),
+        "--dask-scheduler",
+        "local",
+    ]
+    assert "pip install skdigits[dask]" in _assert_one_line_error(capsys, main(argv))
+
+
+# --- errors -------------------------------------------------------------------
+
+
+def _train(*extra):
+    return ["train", *SMALL, *extra]
+
+
+BAD_ARGUMENTS = {
+    "hidden abc": (_train("--hidden", "abc"), "--hidden"),
+    "hidden 0": (_train("--hidden", "0"), "--hidden"),
+    "hidden 64,0": (_train("--hidden", "64,0"), "--hidden"),
+    "activation nope": (_train("--activation", "nope"), "relu"),
+    "epochs -3": (_train("--epochs", "-3"), "--epochs"),
+    "learning-rate zero": (_train("--learning-rate", "zero"), "--learning-rate"),
+    "dropout 1": (_train("--dropout", "1"), "--dropout"),
+    "solver": (_train("--solver", "newton"), "--solver"),
+    "missing train file": (_train("--train", "no_such.csv"), "no_such.csv"),
+    "test file without labels": (_train("--test", "{unlabelled}"), "label"),
+    "model suffix": (["train", *SMALL, "--model", "{tmp}/model.pkl"], "model.pkl"),
+    "no command": ([], "command"),
+    "cv 1": (["grid-search", "--grid", GRID, "--cv", "1"], "--cv"),
+    "grid unknown key": (["grid-search", "--grid", '{"alhpa": [1]}'], "alpha"),
+    "grid not json": (["grid-search", "--grid", "{alpha: 1}"], "JSON"),
+    "grid value not list": (["grid-search", "--grid", '{"alpha": 1}'], "list"),
+    "grid bad value": (["grid-search", *SMALL, "--grid", '{"alpha": [-1.0]}'], "alpha"),
+    "evaluate unlabelled": (["evaluate", "--data", "{unlabelled}"], "label"),
+    "evaluate missing data": (["evaluate", "--data", "missing.csv"], "missing.csv"),
+    "model not a model": (
+        ["evaluate", "--model", "{not_model}", "--data", TEST],
+        "not_a_model.joblib",
+    ),
+    "predict bad data": (["predict", "--data", "{not_model}"], "not_a_model.joblib"),
+    "predict-image missing": (["predict-image", "{tmp}/nope.png"], "nope.png"),
+    "predict-image not an image": (
+        ["predict-image", "{unlabelled}"],
+        "test_unlabelled",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_ARGUMENTS)
+def test_errors_are_one_line_exit_2_and_leave_outputs_alone(
+    case, model_path, unlabelled_csv, tmp_path, capsys
+):
+    not_model = tmp_path / "not_a_model.joblib"
+    not_model.write_bytes(b"this is not a model\n")
+    existing = {name: tmp_path / name for name in ["out.joblib", "out.csv"]}
+    for path in existing.values():
+        path.write_bytes(b"precious\n")
+    argv, needle = BAD_ARGUMENTS[case]
+    names = {"unlabelled": unlabelled_csv, "not_model": not_model, "tmp": tmp_path}
+    for key, value in names.items():
+        argv = [arg.replace(f"{{{key}}}", str(value)) for arg in argv]
+    command = argv[0] if argv else None
+    if command in ("train", "grid-search") and "--model" not in argv:
+        argv += ["--model", str(existing["out.joblib"])]
+    if command in ("evaluate", "predict", "predict-image") and "--model" not in argv:
+        argv[1:1] = ["--model", str(model_path)]
+    if command == "predict":
+        argv += ["--output", str(existing["out.csv"])]
+    err = _assert_one_line_error(capsys, main(argv))
+    assert needle in err
+    for path in existing.values():
+        assert path.read_bytes() == b"precious\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["not_a_model.joblib", *existing]
+    ), "temporary files left behind"
+
+
+def test_failed_predict_leaves_existing_submission_alone(
+    tmp_path, capsys, monkeypatch, model_path
+):
+    output = tmp_path / "submission.csv"
+    output.write_text("ImageId,Label\n1,7\n")
+
+    def broken_predict(self, X):
+        raise ValueError("model exploded")
+
+    from sklearn.pipeline import Pipeline
+
+    monkeypatch.setattr(Pipeline, "predict", broken_predict)
+    argv = [
+        "predict",
+        "--model",
+        str(model_path),
+        "--data",
+        TEST,
+        "--output",
+        str(output),
+    ]
+    assert "model exploded" in _assert_one_line_error(capsys, main(argv))
+    assert output.read_text() == "ImageId,Label\n1,7\n"
+
+
+# --- as a program -------------------------------------------------------------
+
+
+def _run(argv, cwd):
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_python_dash_m_and_console_script(tmp_path):
+    result = _run([sys.executable, "-m", "skdigits", "--help"], tmp_path)
+    assert result.returncode == 0
+    for command in ["train", "evaluate", "predict", "predict-image", "grid-search"]:
+        assert command in result.stdout
+    result = _run(
+        [
+            sys.executable,
+            "-m",
+            "skdigits",
+            "train",
+            "--hidden",
+            "abc",
+            "--model",
+            "m.joblib",
+        ],
+        tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    script = shutil.which("skdigits")
+    if script is None:
+        pytest.skip("the skdigits console script is not installed")
+    result = _run([script, "train", "--help"], tmp_path)
+    assert result.returncode == 0 and "--early-stopping" in result.stdout
+
+
+# --- the promise on the full data ----------------------------------------------
+
+
+@pytest.mark.fulldata
+@pytest.mark.slow
+def test_train_defaults_reach_98_percent_on_mnist(data_dir, tmp_path, capsys):
+    argv = [
+        "train",
+        "--train",
+        str(data_dir / "mnist_train.csv.gz"),
+        "--test",
+        str(data_dir / "mnist_test.csv.gz"),
+        "--model",
+        str(tmp_path / "model.joblib"),
+    ]
+    start = time.monotonic()
+    assert main(argv) == 0
+    minutes = (time.monotonic() - start) / 60
+    assert _float_after("test accuracy", capsys.readouterr().out) >= 0.98
+    assert minutes < 10
