@@ -228,7 +228,10 @@ def _resolve_source(path, member):
         with open(path, "rb") as stream:
             magic = stream.read(4)
     except OSError as exc:
-        raise ValueError(f"{path}: cannot read the file ({exc.strerror}).") from None
+        raise ValueError(
+            f"{path}: cannot read the file ({exc.strerror}). Check that you may "
+            "read it (permissions, a file still being written)."
+        ) from None
     kind = {b"\x1f\x8b": "gzip", b"PK": "zip"}.get(magic[:2], "plain")
     if kind != "zip" and member is not None:
         raise ValueError(
@@ -573,10 +576,14 @@ def _cell_problem(value, cell, is_label):
     if is_label and value < 0:
         return (
             f"label {value} is negative; labels must be non-negative integers "
-            "(0-9 for digits, 1-26 for EMNIST letters)."
+            "(0-9 for digits, 1-26 for EMNIST letters). Fix the label or delete "
+            "the line."
         )
     if is_label and value >= 2**63:
-        return f"label {shown} is too large for a class label."
+        return (
+            f"label {shown} is too large for a class label. Fix the label or "
+            "delete the line."
+        )
     if not is_label and not 0 <= value <= 255:
         return (
             f"pixel value {value} is outside 0-255. Pixels must be 8-bit grey "
