@@ -17,17 +17,19 @@ import pandas as pd
 
 from skdigits.datasets import load_mnist_csv
 
-DEFAULT_PATH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "shared" / "data"
 MAX_RATIO = 2.0
 
 
-def median_seconds(function, path, repeats):
-    times = []
+def median_seconds(contenders, path, repeats):
+    """Median wall time of each contender, runs interleaved so load hits both."""
+    times = {name: [] for name in contenders}
     for _ in range(repeats):
-        start = time.perf_counter()
-        function(path)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, function in contenders.items():
+            start = time.perf_counter()
+            function(path)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def peak_bytes(function, path):
@@ -51,13 +53,13 @@ def main(argv=None):
         "skdigits load_mnist_csv": load_mnist_csv,
         'pandas read_csv(dtype="uint8")': lambda p: pd.read_csv(p, dtype="uint8"),
     }
-    rows = {}
-    for name, function in contenders.items():
+    for function in contenders.values():
         function(args.path)  # warm the page cache and imports
-        rows[name] = (
-            median_seconds(function, args.path, args.repeats),
-            peak_bytes(function, args.path),
-        )
+    seconds = median_seconds(contenders, args.path, args.repeats)
+    rows = {
+        name: (seconds[name], peak_bytes(function, args.path))
+        for name, function in contenders.items()
+    }
     print(f"{args.path} (median of {args.repeats} runs)\n")
     print(f"| {'reader':<31} | {'median s':>8} | {'peak MB':>8} |")
     print(f"|{'-' * 33}|{'-' * 10}|{'-' * 10}|")
