@@ -163,7 +163,7 @@ def test_files_written_by_pandas(tmp_path):
 
 
 def test_no_float_copy_of_the_file(tmp_path):
-    X, y = make_data(3000)
+    X, y = make_data(1500)
     path = write(tmp_path / "f.csv", csv_text(X, y, MNIST_HEADER))
     tracemalloc.start()
     try:
@@ -386,7 +386,7 @@ def test_random_bytes_raise_only_value_error(tmp_path_factory, data):
     check_result_or_value_error(path)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     edits=st.lists(
         st.tuples(
