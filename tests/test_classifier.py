@@ -26,6 +26,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_sp
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.utils.class_weight import compute_class_weight
 
 from skdigits import NumpyMLPClassifier, PixelScaler
 from skdigits._activations import ACTIVATIONS
@@ -406,6 +407,20 @@ def test_class_weight_makes_a_class_predicted_more(imbalanced):
     assert plain < balanced
     assert plain < heavy
     assert n_minority({0: 10.0, 1: 1.0}) < plain
+
+
+def test_balanced_class_weight_is_sklearns_formula(imbalanced):
+    X, y = imbalanced
+    per_class = compute_class_weight("balanced", classes=np.array([0, 1]), y=y)
+    params = dict(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0, max_iter=50)
+    balanced = quiet_fit(NumpyMLPClassifier(class_weight="balanced", **params), X, y)
+    as_dict = NumpyMLPClassifier(class_weight=dict(enumerate(per_class)), **params)
+    quiet_fit(as_dict, X, y)
+    assert per_class[1] > 2 * per_class[0]
+    assert balanced.loss_ == pytest.approx(as_dict.loss_, rel=1e-6)
+    np.testing.assert_allclose(
+        balanced.coefs_[0], as_dict.coefs_[0], rtol=1e-5, atol=1e-10
+    )
 
 
 @pytest.mark.parametrize("class_weight", [None, "balanced", {0: 1.0, 1: 3.0}])
