@@ -71,7 +71,7 @@ def _relu(Z, out):
 
 
 def _relu_derivative(Z, A, delta):
-    delta[A <= 0] = 0
+    delta *= A > 0
     return delta
 
 

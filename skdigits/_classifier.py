@@ -423,6 +423,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             accept_sparse=["csr", "csc"],
             multi_output=True,
             dtype=(np.float64, np.float32),
+            order="C",  # minibatches gather rows: one copy if X is Fortran-ordered
             reset=reset,
         )
         if sp.issparse(X):
@@ -885,13 +886,15 @@ class _Batches:
             yield (
                 idx,
                 self._gather(idx),
-                np.take(self.Y, idx, axis=0, out=self.Ybuf[: idx.size]),
+                np.take(self.Y, idx, axis=0, out=self.Ybuf[: idx.size], mode="clip"),
             )
 
     def _gather(self, idx):
         if self.Xbuf is None:
             return self.X[idx]
-        return np.take(self.X, idx, axis=0, out=self.Xbuf[: idx.size])
+        # mode="clip": with the default mode="raise" numpy buffers ``out``,
+        # which costs a copy of the whole of X per batch.
+        return np.take(self.X, idx, axis=0, out=self.Xbuf[: idx.size], mode="clip")
 
 
 class _RowWeights:

@@ -33,6 +33,7 @@ import scipy.sparse as sp
 
 from skdigits._activations import ACTIVATIONS
 from skdigits._losses import OUTPUTS
+from skdigits._optimizers import inplace_blas
 
 # Activations trained best from He-uniform initial weights; the others
 # (identity, tanh) use Glorot-uniform, and logistic Glorot's 4x larger bound.
@@ -171,7 +172,7 @@ class Network:
         if alpha:
             W_all, gW_all = self.theta[: self.n_coef], self.grad[: self.n_coef]
             loss += 0.5 * alpha * float(np.dot(W_all, W_all)) / total
-            gW_all += (alpha / total) * W_all
+            inplace_blas(self.dtype)[0](W_all, gW_all, a=alpha / total)  # in-place axpy
         return loss
 
     def _backward(self, X, delta, ws, masks):

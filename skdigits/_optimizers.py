@@ -16,7 +16,7 @@ from scipy.linalg.blas import get_blas_funcs
 
 
 @lru_cache(maxsize=None)
-def _blas(dtype):
+def inplace_blas(dtype):
     """In-place BLAS ``axpy`` (y += a x) and ``scal`` (x *= a) for ``dtype``."""
     return get_blas_funcs(("axpy", "scal"), dtype=dtype)
 
@@ -75,7 +75,7 @@ class SGD(_FlatOptimizer):
 
     def step(self, theta, grad, work=None):
         """Update ``theta`` in place from ``grad``."""
-        axpy, scal = _blas(theta.dtype)
+        axpy, scal = inplace_blas(theta.dtype)
         lr, mu = self.learning_rate, self.momentum
         scal(mu, self.velocity)
         axpy(grad, self.velocity, a=-lr)
@@ -127,7 +127,7 @@ class Adam(_FlatOptimizer):
 
     def step(self, theta, grad, work):
         """Update ``theta`` in place from ``grad``; ``work`` is scratch space."""
-        axpy, scal = _blas(theta.dtype)
+        axpy, scal = inplace_blas(theta.dtype)
         self.t += 1
         b1, b2 = self.beta_1, self.beta_2
         scal(b1, self.m)
