@@ -151,8 +151,10 @@ def image_to_mnist(image):
     The background is the median of the image's border; the ink is dark on
     light (and the image is inverted) when the darkest part of the image is
     further from the background than the brightest part. Ink blobs smaller
-    than 5 % of the largest one (dust, specks) do not widen the crop. The
-    picture should show one digit on a plain, evenly lit background.
+    than 5 % of the largest one (dust, specks) do not widen the crop. Strokes
+    much thinner than MNIST's (a fine pen on a large photo) are widened to
+    MNIST's typical width, about 1/8 of the digit's height. The picture should
+    show one digit on a plain, evenly lit background.
 
     Parameters
     ----------

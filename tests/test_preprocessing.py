@@ -111,7 +111,7 @@ def test_digit_fits_20x20_and_is_centred_by_mass():
     rows = np.flatnonzero(digit.any(axis=1))
     cols = np.flatnonzero(digit.any(axis=0))
     height, width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
-    assert max(height, width) <= 20 + 1  # 20, plus LANCZOS' faint fringe
+    assert max(height, width) <= 20 + 1  # 20, plus a faint anti-aliased fringe
     assert max(height, width) >= 19
     centre = np.array(ndimage.center_of_mass(digit))
     np.testing.assert_allclose(centre, [14, 14], atol=1)
@@ -153,6 +153,13 @@ def test_a_speck_of_dust_does_not_widen_the_crop():
     dusty = np.asarray(draw_seven()).copy()
     dusty[280:284, 5:9] = 0
     assert correlation(image_to_mnist(dusty), clean) > 0.99
+
+
+def test_thin_pen_strokes_are_widened_to_mnist_strokes():
+    thick = image_to_mnist(draw_seven(width=24))
+    thin = image_to_mnist(draw_seven(width=3))
+    assert correlation(thin, thick) > 0.95
+    assert abs(np.count_nonzero(thin > 128) - np.count_nonzero(thick > 128)) < 15
 
 
 def test_file_pil_image_and_array_inputs_agree(tmp_path):
