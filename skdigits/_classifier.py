@@ -33,8 +33,12 @@ from skdigits._losses import mean_loss
 from skdigits._network import Network, Workspace
 from skdigits._optimizers import OPTIMIZERS
 
+# An epoch whose mean data loss exceeds this many times that of a uniform
+# guess has diverged, even while the loss is still finite.
+_DIVERGENCE_FACTOR = 100.0
+
 _DIVERGED = (
-    "The training loss became {value} at iteration {it}: training diverged. "
+    "The training loss became {value:.4g} at iteration {it}: training diverged. "
     "Lower learning_rate_init (it is {lr}) or scale the inputs (e.g. pixels to "
     "[0, 1] with skdigits.PixelScaler or StandardScaler)."
 )
@@ -365,10 +369,13 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         weights = self._row_weights(sample_weight, X, labels)
         layer_units = [X.shape[1], *hidden, Y.shape[1]]
         net = self._network(layer_units, activations, X.dtype, first_pass)
-        if self.solver == "lbfgs":
-            self._fit_lbfgs(net, X, Y, weights)
-        else:
-            self._fit_stochastic(net, X, Y, weights, labels, rates, incremental)
+        # Overflow shows up as a non-finite loss, which stops training with an
+        # actionable error; numpy's own warnings would only be noise before it.
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.solver == "lbfgs":
+                self._fit_lbfgs(net, X, Y, weights)
+            else:
+                self._fit_stochastic(net, X, Y, weights, labels, rates, incremental)
         if not np.isfinite(net.theta).all():
             raise ValueError(
                 "Training produced non-finite weights. Lower learning_rate_init or "
@@ -682,22 +689,30 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _run_epoch(self, net, optimizer, batches, order, ws, masks):
         """One pass over the training rows; returns the mean training loss."""
-        accumulated = 0.0
+        accumulated = data_loss = 0.0
         work = np.empty_like(net.theta)
         widths = net.layer_units[1:-1]
         for idx, Xb, Yb in batches(order):
             drop = None if masks is None else masks.draw(idx, widths)
             wb, total = batches.weights.take(idx), batches.weights.total(idx)
             loss = net.loss_grad(Xb, Yb, wb, total, self.alpha, ws, drop)
-            if not np.isfinite(loss):
-                raise ValueError(
-                    _DIVERGED.format(
-                        value=loss, it=self.n_iter_ + 1, lr=self.learning_rate_init
-                    )
-                )
+            self._check_diverged(loss)
             optimizer.step(net.theta, net.grad, work)
             accumulated += loss * Xb.shape[0]
+            data_loss += net.data_loss * Xb.shape[0]
+        if data_loss / batches.n_rows > _DIVERGENCE_FACTOR * net.uniform_loss:
+            self._check_diverged(data_loss / batches.n_rows, finite=False)
         return accumulated / batches.n_rows
+
+    def _check_diverged(self, loss, finite=True):
+        """Raise the actionable divergence error for a non-finite (or huge) loss."""
+        if finite and np.isfinite(loss):
+            return
+        raise ValueError(
+            _DIVERGED.format(
+                value=loss, it=self.n_iter_ + 1, lr=self.learning_rate_init
+            )
+        )
 
     def _track_progress(self, net, val):
         """Update the no-improvement count; True when these weights are the best."""

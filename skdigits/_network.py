@@ -85,6 +85,13 @@ class Network:
         self.coef_grads, self.intercept_grads = self.views(self.grad)
 
     @property
+    def uniform_loss(self):
+        """Data loss of a network that outputs 0 logits (a uniform guess)."""
+        if self.output is OUTPUTS["softmax"]:
+            return float(np.log(self.layer_units[-1]))
+        return float(self.layer_units[-1] * np.log(2.0))
+
+    @property
     def n_layers(self):
         return len(self.layer_units)
 
@@ -152,17 +159,19 @@ class Network:
 
         ``weights`` are per-row loss weights (or None for ones) and ``total``
         the normaliser :math:`\\sum_i w_i` of the formula above (the sum of the
-        sample weights). Returns the loss, L2 penalty included; a batch whose
-        ``total`` is zero gives loss 0 and a zero gradient.
+        sample weights). Returns the loss, L2 penalty included (the loss
+        without it is left in ``self.data_loss``); a batch whose ``total`` is
+        zero gives loss 0 and a zero gradient.
         """
         if total == 0.0:
             self.grad[:] = 0
+            self.data_loss = 0.0
             return 0.0
         Z = self.forward(X, ws, masks)
         losses = self.output.loss_and_proba(Z, Y)
         if weights is not None:
             losses *= weights
-        loss = float(losses.sum()) / total
+        loss = self.data_loss = float(losses.sum()) / total
         delta = np.subtract(Z, Y, out=Z)
         if weights is None:
             delta *= 1.0 / total
