@@ -700,7 +700,8 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             optimizer.step(net.theta, net.grad, work)
             accumulated += loss * Xb.shape[0]
             data_loss += net.data_loss * Xb.shape[0]
-        if data_loss / batches.n_rows > _DIVERGENCE_FACTOR * net.uniform_loss:
+        uniform = net.uniform_loss * batches.weights.class_scale(batches.rows)
+        if data_loss / batches.n_rows > _DIVERGENCE_FACTOR * uniform:
             self._check_diverged(data_loss / batches.n_rows, finite=False)
         return accumulated / batches.n_rows
 
@@ -932,6 +933,12 @@ class _RowWeights:
 
     def take(self, idx):
         return None if self.loss is None else self.loss[idx]
+
+    def class_scale(self, rows):
+        """How much class weights scale the loss of ``rows`` on average."""
+        if self.loss is None:
+            return 1.0
+        return float(self.loss[rows].sum()) / max(self.total(rows), 1e-300)
 
     def total(self, idx):
         if self.sample_weight is None:
