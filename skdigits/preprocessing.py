@@ -148,9 +148,10 @@ def image_to_mnist(image):
     ratio) so that the longer side is 20 pixels, and pasted into a 28x28 image
     so that its centre of mass lies on pixel (14, 14).
 
-    The background is the median of the image's border; the ink is dark on
-    light (and the image is inverted) when the darkest part of the image is
-    further from the background than the brightest part. Ink blobs smaller
+    The background is a plane fitted to the image's border (so an even change
+    of light across a photo is taken out); the ink is dark on light (and the
+    image is inverted) when the darkest part of the image is further below the
+    background than the brightest part is above it. Ink blobs smaller
     than 5 % of the largest one (dust, specks) do not widen the crop. Strokes
     much thinner than MNIST's (a fine pen on a large photo) are widened to
     MNIST's typical width, about 1/8 of the digit's height. The picture should
@@ -294,18 +295,10 @@ def _shrink(gray, Image):
 
 def _bright_ink(gray, name):
     """Ink as bright values in [0, 1] on a 0 background; blank -> ValueError."""
-    ring = max(1, min(gray.shape) // 20)
-    border = np.concatenate(
-        [
-            gray[:ring].ravel(),
-            gray[-ring:].ravel(),
-            gray[:, :ring].ravel(),
-            gray[:, -ring:].ravel(),
-        ]
-    )
-    background = np.median(border)
+    background, noise = _background(gray)
     smooth = ndimage.gaussian_filter(gray, sigma=1.0) if min(gray.shape) > 2 else gray
-    dark, light = background - smooth.min(), smooth.max() - background
+    dark = np.max(background - smooth)
+    light = np.max(smooth - background)
     contrast = max(dark, light)
     if contrast < MIN_CONTRAST:
         raise ValueError(
@@ -313,9 +306,33 @@ def _bright_ink(gray, name):
             f"the background by {contrast:.0f} of 255 gray levels)"
         )
     ink = background - gray if dark > light else gray - background
-    noise = 1.4826 * np.median(np.abs(border - background))
     ink = np.clip(ink - 3 * noise, 0, None)
     return ink / ink.max()
+
+
+def _background(gray):
+    """The paper's gray levels, a plane fitted to the image's border, and its noise.
+
+    A plane follows the even change of light across a photo; border pixels far
+    from the first fit (ink touching the border) are left out of the second.
+    """
+    ring = max(1, min(gray.shape) // 20)
+    border = np.zeros(gray.shape, dtype=bool)
+    border[:ring] = border[-ring:] = True
+    border[:, :ring] = border[:, -ring:] = True
+    rows, cols = np.nonzero(border)
+    design = np.column_stack([rows, cols, np.ones(len(rows))])
+    values = gray[border]
+    keep = np.ones(len(values), dtype=bool)
+    for _ in range(2):
+        coef = np.linalg.lstsq(design[keep], values[keep], rcond=None)[0]
+        residual = np.abs(values - design @ coef)
+        noise = 1.4826 * np.median(residual[keep])
+        keep = residual <= 3 * noise + 1
+    plane = coef[0] * np.arange(gray.shape[0])[:, None] + coef[1] * np.arange(
+        gray.shape[1]
+    )
+    return plane + coef[2], noise
 
 
 def _ink_box(ink):

@@ -141,6 +141,14 @@ def test_grey_ink_on_grey_paper_with_noise():
     assert correlation(image_to_mnist(noisy), clean) > 0.95
 
 
+def test_uneven_light_across_a_photo_is_taken_out():
+    page = np.asarray(draw_seven(ink=20, paper=255), dtype=float)
+    rows, cols = np.ogrid[0 : page.shape[0], 0 : page.shape[1]]
+    light = 0.55 + 0.45 * (cols / cols.max()) * (0.5 + rows / rows.max() / 2)
+    shadowed = page * light  # paper from 140 (top left) to 255 (bottom right)
+    assert correlation(image_to_mnist(shadowed), image_to_mnist(draw_seven())) > 0.98
+
+
 def test_size_and_position_on_the_page_do_not_matter():
     small = image_to_mnist(draw_seven(size=(200, 300)))
     page = Image.new("L", (2400, 1800), 255)
