@@ -1,5 +1,7 @@
 """NumpyMLPClassifier: scikit-learn's MLPClassifier API on our own NumPy network."""
 
+import contextlib
+import threading
 import time
 import warnings
 from numbers import Integral, Real
@@ -26,6 +28,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
+from threadpoolctl import threadpool_limits
 
 from skdigits._activations import ACTIVATIONS
 from skdigits._dropout import DropoutMasks, row_keys
@@ -371,7 +374,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         net = self._network(layer_units, activations, X.dtype, first_pass)
         # Overflow shows up as a non-finite loss, which stops training with an
         # actionable error; numpy's own warnings would only be noise before it.
-        with np.errstate(over="ignore", invalid="ignore"):
+        with _blas_threads_per_job(), np.errstate(over="ignore", invalid="ignore"):
             if self.solver == "lbfgs":
                 self._fit_lbfgs(net, X, Y, weights)
             else:
@@ -848,6 +851,20 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.sparse = True
         tags.classifier_tags.multi_label = True
         return tags
+
+
+def _blas_threads_per_job():
+    """Limit BLAS to one thread when fit runs in a thread of its own.
+
+    Parallel fits must not oversubscribe the cores. joblib's default (loky)
+    worker processes and Dask's workers already start with one BLAS thread
+    each; fits run by joblib's threading backend, or by the user's own
+    threads, share the process's BLAS pool, so it is limited here
+    (threadpoolctl) for the duration of the fit.
+    """
+    if threading.current_thread() is threading.main_thread():
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _balanced_weights(classes, labels, sample_weight):
