@@ -472,7 +472,8 @@ def report(args, frameworks, timing, memory, grid, peak, n_train, skipped):
         f"multiply-accumulate per sample (2 forward, 4 backward) x {MACS_PER_SAMPLE:,}"
         " MACs x rows / s per epoch.",
         "- s/epoch = whole fit() wall time / epochs (includes input validation; no "
-        "validation split). Fit peak memory: one fit in a fresh subprocess after "
+        "validation split). Fit peak memory: one fit "
+        f"({args.memory_epochs} epoch(s)) in a fresh subprocess after "
         "a tiny warm-up fit, over the float32 input already in memory: tracemalloc "
         "peak (exact for numpy; torch's allocations are invisible to it) and "
         "glibc's bytes in use (mallinfo2: numpy, torch and Python) sampled every "
@@ -514,6 +515,13 @@ def parse_args(argv):
         "--quick",
         action="store_true",
         help=f"{QUICK_ROWS:,} training rows, 1 repeat (smoke test)",
+    )
+    parser.add_argument(
+        "--memory-epochs",
+        type=int,
+        default=1,
+        help="epochs of the fit whose peak memory is measured (1: buffers are "
+        "allocated in the first epoch)",
     )
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-grid", action="store_true")
@@ -577,7 +585,7 @@ def run(args):
     memory = {}
     if not args.skip_memory:
         log("measuring fit peak memory (one subprocess per framework)")
-        memory = measure_memory(frameworks, data[0], data[1], args.epochs)
+        memory = measure_memory(frameworks, data[0], data[1], args.memory_epochs)
     grid = None
     if not args.skip_grid and any(f.parallel for f in frameworks):
         log("timing GridSearchCV n_jobs=1 vs 2")
