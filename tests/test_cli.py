@@ -21,11 +21,22 @@ GRID = '{"hidden_layer_sizes": [[16], [32]], "alpha": [0.0001, 0.1]}'
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    """A model trained once for the evaluate/predict tests (a few seconds)."""
+def small_csv(tmp_path_factory):
+    """The first 1,000 rows of the training sample: quick fits for most tests."""
+    X, y = load_mnist_csv(TRAIN)
+    path = tmp_path_factory.mktemp("data") / "small_train.csv"
+    header = "label," + ",".join(f"{r}x{c}" for r in range(1, 29) for c in range(1, 29))
+    rows = np.column_stack([y, X])[:1000]
+    np.savetxt(path, rows, fmt="%d", delimiter=",", header=header, comments="")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory, small_csv):
+    """A model trained once for the evaluate/predict tests."""
     path = tmp_path_factory.mktemp("model") / "model.joblib"
-    argv = ["train", "--epochs", "8", "--hidden", "64", "--model", str(path)]
-    assert main(argv) == 0
+    argv = ["train", "--train", small_csv, "--epochs", "10", "--hidden", "64"]
+    assert main([*argv, "--model", str(path)]) == 0
     return path
 
 
@@ -61,10 +72,11 @@ def _assert_one_line_error(capsys, rc):
     "suffix, early_stopping", [(".joblib", False), (".skops", True)]
 )
 def test_train_shows_progress_and_saves_a_working_model(
-    tmp_path, capsys, suffix, early_stopping
+    tmp_path, capsys, suffix, early_stopping, small_csv
 ):
     path = tmp_path / f"model{suffix}"
-    extra = ["--early-stopping"] if early_stopping else []
+    # one run on the bundled sample (no --train), one on a smaller file
+    extra = ["--early-stopping", "--train", small_csv] if early_stopping else []
     argv = ["train", *SMALL, "--test", TEST, "--model", str(path), *extra]
     assert main(argv) == 0
     out = capsys.readouterr().out
@@ -80,21 +92,24 @@ def test_train_shows_progress_and_saves_a_working_model(
     assert 0.5 < _float_after("train accuracy", out) <= 1
 
 
-def test_train_same_seed_same_predictions(tmp_path):
+def test_train_same_seed_same_predictions(tmp_path, small_csv):
     X_test, _ = load_mnist_csv(TEST)
     probas = []
     for i, seed in enumerate(["3", "3", "4"]):
         path = tmp_path / f"m{i}.joblib"
-        assert main(["train", *SMALL, "--seed", seed, "--model", str(path)]) == 0
+        argv = ["train", *SMALL, "--train", small_csv, "--seed", seed]
+        assert main([*argv, "--model", str(path)]) == 0
         probas.append(load_model(path).predict_proba(X_test))
     assert probas[0].tobytes() == probas[1].tobytes()
     assert probas[0].tobytes() != probas[2].tobytes()
 
 
-def test_train_options_reach_the_classifier(tmp_path):
+def test_train_options_reach_the_classifier(tmp_path, small_csv):
     path = tmp_path / "m.joblib"
     argv = [
         "train",
+        "--train",
+        small_csv,
         "--epochs",
         "1",
         "--hidden",
@@ -264,9 +279,10 @@ def test_predict_image_without_pillow_is_a_one_line_error(
 # --- grid-search --------------------------------------------------------------
 
 
-def _grid_search(tmp_path, name, *extra):
+def _grid_search(tmp_path, name, train, *extra):
     path = tmp_path / name
-    argv = ["grid-search", *SMALL, "--grid", GRID, "--cv", "2", "--model", str(path)]
+    argv = ["grid-search", *SMALL, "--train", train, "--grid", GRID, "--cv", "2"]
+    argv += ["--model", str(path)]
     assert main([*argv, *extra]) == 0
     return load_model(path)
 
@@ -275,8 +291,8 @@ def _best_line(out):
     return re.search(r"^best: (.*) \(mean cv", out, re.M).group(1)
 
 
-def test_grid_search_ranks_candidates_and_saves_the_best(tmp_path, capsys):
-    model = _grid_search(tmp_path, "best.joblib")
+def test_grid_search_ranks_candidates_and_saves_the_best(tmp_path, capsys, small_csv):
+    model = _grid_search(tmp_path, "best.joblib", small_csv)
     out = capsys.readouterr().out
     ranks = re.findall(r"^ +(\d) +(\d\.\d{4}) \(", out, re.M)
     assert len(ranks) == 4 and ranks[0][0] == "1"
@@ -290,21 +306,28 @@ def test_grid_search_ranks_candidates_and_saves_the_best(tmp_path, capsys):
     assert out.count("fit done") == 8  # 4 candidates x 2 folds, in-process
 
 
-def test_grid_search_same_best_model_with_one_or_two_jobs(tmp_path):
+@pytest.mark.slow
+def test_grid_search_same_best_model_with_one_or_two_jobs(tmp_path, small_csv):
     X_test, _ = load_mnist_csv(TEST)
-    one = _grid_search(tmp_path, "one.joblib", "--n-jobs", "1", "--seed", "5")
-    two = _grid_search(tmp_path, "two.joblib", "--n-jobs", "2", "--seed", "5")
+    one = _grid_search(
+        tmp_path, "one.joblib", small_csv, "--n-jobs", "1", "--seed", "5"
+    )
+    two = _grid_search(
+        tmp_path, "two.joblib", small_csv, "--n-jobs", "2", "--seed", "5"
+    )
     assert one.get_params()["mlp"].get_params() == two.get_params()["mlp"].get_params()
     assert one.predict_proba(X_test).tobytes() == two.predict_proba(X_test).tobytes()
 
 
-def test_grid_search_reads_the_grid_from_a_json_file(tmp_path, capsys):
+def test_grid_search_reads_the_grid_from_a_json_file(tmp_path, capsys, small_csv):
     grid = tmp_path / "grid.json"
     grid.write_text('{"mlp__alpha": [0.001]}')
     path = tmp_path / "m.joblib"
     argv = [
         "grid-search",
         *SMALL,
+        "--train",
+        small_csv,
         "--grid",
         str(grid),
         "--cv",
@@ -332,13 +355,13 @@ def local_cluster():
 
 @pytest.mark.slow
 def test_grid_search_on_a_dask_cluster_matches_a_local_run(
-    local_cluster, tmp_path, capsys
+    local_cluster, tmp_path, capsys, small_csv
 ):
-    local = _grid_search(tmp_path, "local.joblib", "--seed", "1")
+    local = _grid_search(tmp_path, "local.joblib", small_csv, "--seed", "1")
     local_out = capsys.readouterr().out
     address = local_cluster.scheduler_address
     dask = _grid_search(
-        tmp_path, "dask.joblib", "--seed", "1", "--dask-scheduler", address
+        tmp_path, "dask.joblib", small_csv, "--seed", "1", "--dask-scheduler", address
     )
     out = capsys.readouterr().out
     workers = set(local_cluster.scheduler_info["workers"])
