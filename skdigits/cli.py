@@ -163,7 +163,8 @@ def _model_options():
         type=_hidden,
         default=DEFAULT_HIDDEN,
         metavar="SIZES",
-        help="hidden layer sizes, comma-separated (default: %(default)s)",
+        help="hidden layer sizes, comma-separated (default: "
+        f"{','.join(map(str, DEFAULT_HIDDEN))})",
     )
     add(
         "--activation",
@@ -407,9 +408,8 @@ def atomic_output(path, binary=False):
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with open(
-            tmp, "xb" if binary else "x", **({} if binary else {"newline": ""})
-        ) as file:
+        file = open(tmp, "xb") if binary else open(tmp, "x", newline="")
+        with file:
             yield file
         os.replace(tmp, path)
     except BaseException:
@@ -455,6 +455,8 @@ def run_train(args):
     test = None if args.test is None else _load_labelled(args.test, "train --test")
     source = args.train or f"the bundled sample ({sample_path().name})"
     print(f"training on {len(y)} images from {source}")
+    if args.solver == "lbfgs":
+        print("(lbfgs reports no per-epoch progress)")
     model = make_pipeline(args)
     model.set_params(mlp__callback=EpochProgress())
     start = time.perf_counter()
@@ -577,8 +579,7 @@ def _parse_one_grid(grid, valid):
                 f"--grid: {key!r} must map to a non-empty list of "
                 f"candidate values, got {json.dumps(values)}"
             )
-        keep_lists = name == "activation"  # one activation per layer is a list
-        parsed[f"mlp__{name}"] = [v if keep_lists else _tuples(v) for v in values]
+        parsed[f"mlp__{name}"] = [_tuples(value) for value in values]
     return parsed
 
 
