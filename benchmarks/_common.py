@@ -230,11 +230,18 @@ def _blas_description():
     )
 
 
-def machine_lines(extra_versions=()):
+def run_state():
+    """``(git commit, load averages)`` now, to describe a run from its start."""
+    return _git_commit(), os.getloadavg()
+
+
+def machine_lines(start_state, extra_versions=()):
     """Markdown bullet lines: command, machine, numpy BLAS, library versions.
 
     Parameters
     ----------
+    start_state : tuple
+        What `run_state` returned when the run started.
     extra_versions : iterable of (str, str)
         More ``(name, version)`` pairs to list.
     """
@@ -246,18 +253,21 @@ def machine_lines(extra_versions=()):
         ("Python", platform.python_version()),
         ("numpy", np.__version__),
         ("scikit-learn", sklearn.__version__),
-        ("skdigits", f"{skdigits.__version__} (git {_git_commit()})"),
+        ("skdigits", f"{skdigits.__version__} (git {start_state[0]} at start)"),
         *extra_versions,
     ]
     command = " ".join(["python", *sys.argv])
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    start_load, end_load = (
+        ", ".join(f"{x:.2f}" for x in loads)
+        for loads in (start_state[1], os.getloadavg())
+    )
     return [
         f"- Command: `{command}`",
         f"- Machine: {_cpu_model()}, {os.cpu_count()} logical cores, "
         f"{platform.system()} {platform.release()}",
         f"- numpy BLAS (threadpoolctl): {_blas_description()}",
-        f"- Load average at the end (1, 5, 15 min): {load} (other processes on "
-        "the same cores slow every row, and unevenly)",
+        f"- Load average (1, 5, 15 min) at start: {start_load}; at end: {end_load} "
+        "(other processes on the same cores slow every row, and unevenly)",
         "- Versions: " + ", ".join(f"{name} {ver}" for name, ver in versions),
     ]
 

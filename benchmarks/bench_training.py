@@ -42,6 +42,7 @@ from _common import (  # noqa: E402
     markdown_table,
     peak_rss_mb,
     reset_peak_rss,
+    run_state,
     sgemm_gflops,
 )
 
@@ -445,7 +446,7 @@ def target_lines(timing, memory):
     return lines
 
 
-def report(args, frameworks, timing, memory, grid, peak, n_train, skipped):
+def report(args, state, frameworks, timing, memory, grid, peak, n_train, skipped):
     for name, entry in timing.items():
         if name != "ours" and "ours" in timing:
             entry["ours_seconds"] = statistics.median(timing["ours"]["seconds"])
@@ -482,7 +483,7 @@ def report(args, frameworks, timing, memory, grid, peak, n_train, skipped):
         "rows, same network, median wall time incl. refit; worker pool warmed up.",
         *target_lines(timing, memory),
         *[f"- Skipped {name}: {why}." for name, why in skipped],
-        *machine_lines(versions),
+        *machine_lines(state, versions),
     ]
     print("\n".join(lines))
 
@@ -563,6 +564,7 @@ def run(args):
         )
         print(json.dumps(result))
         return 0
+    state = run_state()
     log(f"loading MNIST from {args.data}")
     data = load_mnist(args.data, n_train)
     if args.profile:
@@ -593,7 +595,7 @@ def run(args):
         grid = time_grid_search(
             frameworks, data[0][:rows], data[1][:rows], args.epochs, args.repeats
         )
-    report(args, frameworks, timing, memory, grid, peak, len(data[0]), skipped)
+    report(args, state, frameworks, timing, memory, grid, peak, len(data[0]), skipped)
     return 0
 
 
