@@ -243,7 +243,12 @@ def build_parser():
 
     cmd = commands.add_parser("train", parents=[model], help="train and save a model")
     cmd.add_argument("--train", metavar="PATH", help=train_help)
-    cmd.add_argument("--test", metavar="PATH", help="labelled CSV to report accuracy")
+    cmd.add_argument(
+        "--test",
+        metavar="PATH",
+        help="labelled CSV to report accuracy on (default without --train: the "
+        "bundled test sample)",
+    )
     cmd.add_argument(
         "--model",
         metavar="PATH",
@@ -448,11 +453,23 @@ class EpochProgress:
         )
 
 
+def _test_set(args):
+    """The held-out set of ``train``: --test, or the bundled test sample when
+    training on the bundled training sample (never the training data itself)."""
+    if args.test is not None:
+        return _load_labelled(args.test, "train --test"), args.test
+    if args.train is None:
+        return load_mnist_sample(
+            "test"
+        ), f"the bundled sample ({sample_path('test').name})"
+    return None, None
+
+
 def run_train(args):
     """``skdigits train``: fit the pipeline, report accuracy, save it."""
     _check_model_path(args.model)
     X, y = _load_labelled(args.train, "train")
-    test = None if args.test is None else _load_labelled(args.test, "train --test")
+    test, test_source = _test_set(args)
     source = args.train or f"the bundled sample ({sample_path().name})"
     print(f"training on {len(y)} images from {source}")
     if args.solver == "lbfgs":
@@ -467,7 +484,7 @@ def run_train(args):
     print(f"trained in {_format_seconds(time.perf_counter() - start)}")
     print(f"train accuracy: {model.score(X, y):.4f}")
     if test is not None:
-        print(f"test accuracy: {model.score(*test):.4f} ({args.test})")
+        print(f"test accuracy: {model.score(*test):.4f} ({test_source})")
     save_model(model, args.model)
     print(f"saved model to {args.model}")
 

@@ -12,7 +12,7 @@ import pytest
 
 from skdigits import cli, load_model
 from skdigits.cli import main
-from skdigits.datasets import load_mnist_csv, sample_path
+from skdigits.datasets import load_mnist_csv, load_mnist_sample, sample_path
 
 TRAIN = str(sample_path("train"))
 TEST = str(sample_path("test"))
@@ -90,6 +90,18 @@ def test_train_shows_progress_and_saves_a_working_model(
     test_accuracy = _float_after("test accuracy", out)
     assert test_accuracy == pytest.approx(model.score(X_test, y_test), abs=1e-4)
     assert 0.5 < _float_after("train accuracy", out) <= 1
+
+
+def test_train_on_the_sample_reports_the_held_out_test_sample(tmp_path, capsys):
+    # The notebooks' mistake: a "test" accuracy measured on the training set.
+    path = tmp_path / "model.joblib"
+    assert main(["train", *SMALL, "--model", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "mnist_test_sample.csv.gz" in out
+    X_test, y_test = load_mnist_sample("test")
+    assert _float_after("test accuracy", out) == pytest.approx(
+        load_model(path).score(X_test, y_test), abs=1e-4
+    )
 
 
 def test_train_same_seed_same_predictions(tmp_path, small_csv):
