@@ -19,7 +19,6 @@ PyTorch is optional (never a skdigits dependency); without it its row is skipped
 
 import argparse
 import gc
-import importlib.util
 import json
 import os
 import statistics
@@ -167,7 +166,9 @@ class TorchMLP:
     parallel = False
 
     def unavailable_reason(self):
-        if importlib.util.find_spec("torch") is None:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
             return "torch is not installed"
         return None
 
@@ -479,8 +480,10 @@ def report(args, state, frameworks, timing, memory, grid, peak, n_train, skipped
         "peak (exact for numpy; torch's allocations are invisible to it) and "
         "glibc's bytes in use (mallinfo2: numpy, torch and Python) sampled every "
         "0.5 ms.",
-        f"- GridSearchCV: alpha in [1e-4, 1e-3], cv=2, {min(GRID_ROWS, n_train):,} "
-        "rows, same network, median wall time incl. refit; worker pool warmed up.",
+        *[
+            f"- GridSearchCV: alpha in [1e-4, 1e-3], cv=2, {min(GRID_ROWS, n_train):,}"
+            " rows, same network, median wall time incl. refit; worker pool warmed up."
+        ][: 1 if grid else 0],
         *target_lines(timing, memory),
         *[f"- Skipped {name}: {why}." for name, why in skipped],
         *machine_lines(state, versions),
