@@ -693,14 +693,13 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
     def _run_epoch(self, net, optimizer, batches, order, ws, masks):
         """One pass over the training rows; returns the mean training loss."""
         accumulated = data_loss = 0.0
-        work = np.empty_like(net.theta)
         widths = net.layer_units[1:-1]
         for idx, Xb, Yb in batches(order):
             drop = None if masks is None else masks.draw(idx, widths)
             wb, total = batches.weights.take(idx), batches.weights.total(idx)
             loss = net.loss_grad(Xb, Yb, wb, total, self.alpha, ws, drop)
             self._check_diverged(loss)
-            optimizer.step(net.theta, net.grad, work)
+            optimizer.step(net.theta, net.grad, ws.work)
             accumulated += loss * Xb.shape[0]
             data_loss += net.data_loss * Xb.shape[0]
         uniform = net.uniform_loss * batches.weights.class_scale(batches.rows)

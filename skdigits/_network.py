@@ -33,7 +33,6 @@ import scipy.sparse as sp
 
 from skdigits._activations import ACTIVATIONS
 from skdigits._losses import OUTPUTS
-from skdigits._optimizers import inplace_blas
 
 # Activations trained best from He-uniform initial weights; the others
 # (identity, tanh) use Glorot-uniform, and logistic Glorot's 4x larger bound.
@@ -46,6 +45,12 @@ def init_bound(activation, fan_in, fan_out):
         return np.sqrt(6.0 / fan_in)
     bound = np.sqrt(6.0 / (fan_in + fan_out))
     return 4.0 * bound if activation == "logistic" else bound
+
+
+def _add_scaled(scale, y, x, work):
+    """``y += scale * x`` in place."""
+    np.multiply(x, scale, out=work)
+    y += work
 
 
 def _dot(A, W, out):
@@ -181,7 +186,7 @@ class Network:
         if alpha:
             W_all, gW_all = self.theta[: self.n_coef], self.grad[: self.n_coef]
             loss += 0.5 * alpha * float(np.dot(W_all, W_all)) / total
-            inplace_blas(self.dtype)[0](W_all, gW_all, a=alpha / total)  # in-place axpy
+            _add_scaled(alpha / total, gW_all, W_all, ws.work[: self.n_coef])
         return loss
 
     def _backward(self, X, delta, ws, masks):
@@ -224,6 +229,7 @@ class Workspace:
             self.A.append(np.empty_like(Z) if dropout else None)
             self.D.append(np.empty_like(Z))
         self.Z.append(np.empty((n_rows, units[-1]), dtype))
+        self.work = np.empty_like(network.theta)
 
     def layer_input(self, i, n, masks):
         """What hidden layer ``i`` passed on: after dropout when it had a mask."""

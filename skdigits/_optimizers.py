@@ -2,23 +2,15 @@
 
 The network keeps every weight and bias in a single contiguous vector
 ``theta`` and its gradient in a vector ``grad`` of the same layout, so a step
-is a handful of in-place vector operations (BLAS ``axpy``/``scal``), whatever
-the number of layers. Their formulas and defaults are those of
-scikit-learn's ``MLPClassifier``.
+is a handful of in-place numpy ufuncs over a few vectors, whatever the number
+of layers. (Not scipy's BLAS ``axpy``: scipy ships its own OpenBLAS, whose
+threads would fight numpy's for the cores.) The formulas and defaults are those
+of scikit-learn's ``MLPClassifier``.
 
 ``OPTIMIZERS`` maps the ``solver`` name to its class.
 """
 
-from functools import lru_cache
-
 import numpy as np
-from scipy.linalg.blas import get_blas_funcs
-
-
-@lru_cache(maxsize=None)
-def inplace_blas(dtype):
-    """In-place BLAS ``axpy`` (y += a x) and ``scal`` (x *= a) for ``dtype``."""
-    return get_blas_funcs(("axpy", "scal"), dtype=dtype)
 
 
 class _FlatOptimizer:
@@ -41,6 +33,18 @@ class _FlatOptimizer:
         if verbose:
             print(msg + " Stopping.")
         return True
+
+
+def _sgd_kernel(lr, mu, nesterov, theta, grad, work, velocity):
+    velocity *= mu
+    np.multiply(grad, lr, out=work)
+    velocity -= work
+    if nesterov:
+        theta -= work
+        np.multiply(velocity, mu, out=work)
+    else:
+        np.copyto(work, velocity)
+    theta += work
 
 
 class SGD(_FlatOptimizer):
@@ -74,16 +78,10 @@ class SGD(_FlatOptimizer):
         self.velocity = np.zeros_like(theta)
 
     def step(self, theta, grad, work=None):
-        """Update ``theta`` in place from ``grad``."""
-        axpy, scal = inplace_blas(theta.dtype)
+        """Update ``theta`` in place from ``grad``; ``work`` is scratch space."""
+        work = np.empty_like(theta) if work is None else work
         lr, mu = self.learning_rate, self.momentum
-        scal(mu, self.velocity)
-        axpy(grad, self.velocity, a=-lr)
-        if self.nesterov:
-            axpy(self.velocity, theta, a=mu)
-            axpy(grad, theta, a=-lr)
-        else:
-            axpy(self.velocity, theta, a=1.0)
+        _sgd_kernel(lr, mu, self.nesterov, theta, grad, work, self.velocity)
 
     def iteration_ends(self, time_step):
         if self.lr_schedule == "invscaling":
@@ -104,6 +102,19 @@ class SGD(_FlatOptimizer):
         return False
 
 
+def _adam_kernel(b1, b2, eps, lr, theta, grad, work, m, v):
+    m *= b1
+    m += grad
+    np.multiply(grad, grad, out=work)
+    v *= b2
+    v += work
+    np.sqrt(v, out=work)
+    work += eps
+    np.divide(m, work, out=work)
+    work *= lr
+    theta -= work
+
+
 class Adam(_FlatOptimizer):
     r"""Adam (Kingma & Ba, 2014), bias correction folded into the step size.
 
@@ -113,6 +124,11 @@ class Adam(_FlatOptimizer):
         v \leftarrow \beta_2 v + (1 - \beta_2) g^2, \quad
         \theta \leftarrow \theta - \eta \frac{\sqrt{1 - \beta_2^t}}{1 - \beta_1^t}
         \frac{m}{\sqrt{v} + \epsilon}
+
+    To save two passes over the parameters per step, the moments are stored
+    as :math:`\tilde m = m / (1 - \beta_1)` and :math:`\tilde v = v / (1 - \beta_2)`,
+    so :math:`\tilde m \leftarrow \beta_1 \tilde m + g` and
+    :math:`\tilde v \leftarrow \beta_2 \tilde v + g^2`; the step is the same.
     """
 
     def __init__(
@@ -127,19 +143,12 @@ class Adam(_FlatOptimizer):
 
     def step(self, theta, grad, work):
         """Update ``theta`` in place from ``grad``; ``work`` is scratch space."""
-        axpy, scal = inplace_blas(theta.dtype)
         self.t += 1
         b1, b2 = self.beta_1, self.beta_2
-        scal(b1, self.m)
-        axpy(grad, self.m, a=1.0 - b1)
-        np.multiply(grad, grad, out=work)
-        scal(b2, self.v)
-        axpy(work, self.v, a=1.0 - b2)
+        root = np.sqrt(1.0 - b2)
         lr = self.learning_rate * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
-        np.sqrt(self.v, out=work)
-        work += self.epsilon
-        np.divide(self.m, work, out=work)
-        axpy(work, theta, a=-lr)
+        eps, lr = self.epsilon / root, lr * (1.0 - b1) / root
+        _adam_kernel(b1, b2, eps, lr, theta, grad, work, self.m, self.v)
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
