@@ -15,34 +15,23 @@ or on the full training file (a directory holding mnist_train.csv.gz)::
 
 import argparse
 import warnings
-from pathlib import Path
 
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 
 from skdigits import NumpyMLPClassifier, PixelScaler
-from skdigits.datasets import load_mnist_csv, load_mnist_sample
+from skdigits.datasets import load_mnist
 
 # A fixed, small epoch budget is the plan here, not a failure to converge.
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-
-
-def load_train(data_dir):
-    """``(X, y)`` of mnist_train.csv(.gz) in ``data_dir``, or the sample."""
-    if data_dir is None:
-        return load_mnist_sample("train")
-    for name in ("mnist_train.csv.gz", "mnist_train.csv"):
-        if (Path(data_dir) / name).exists():
-            return load_mnist_csv(Path(data_dir) / name)
-    raise SystemExit(f"no mnist_train.csv(.gz) in {data_dir}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", metavar="DIR", help="directory of the full files")
     args = parser.parse_args()
-    X, y = load_train(args.data)
+    X, y = load_mnist("train", args.data)
 
     model = make_pipeline(
         PixelScaler(),

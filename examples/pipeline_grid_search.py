@@ -18,35 +18,24 @@ mnist_test.csv.gz; this takes a while)::
 
 import argparse
 import warnings
-from pathlib import Path
 
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from skdigits import NumpyMLPClassifier, PixelScaler
-from skdigits.datasets import load_mnist_csv, load_mnist_sample
+from skdigits.datasets import load_mnist
 
 # A fixed, small epoch budget is the plan here, not a failure to converge.
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-
-
-def load(data_dir, subset):
-    """``(X, y)`` of mnist_<subset>.csv(.gz) in ``data_dir``, or the sample."""
-    if data_dir is None:
-        return load_mnist_sample(subset)
-    for name in (f"mnist_{subset}.csv.gz", f"mnist_{subset}.csv"):
-        if (Path(data_dir) / name).exists():
-            return load_mnist_csv(Path(data_dir) / name)
-    raise SystemExit(f"no mnist_{subset}.csv(.gz) in {data_dir}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", metavar="DIR", help="directory of the full files")
     args = parser.parse_args()
-    X_train, y_train = load(args.data, "train")
-    X_test, y_test = load(args.data, "test")
+    X_train, y_train = load_mnist("train", args.data)
+    X_test, y_test = load_mnist("test", args.data)
 
     pipeline = Pipeline(
         [

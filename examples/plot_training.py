@@ -19,7 +19,6 @@ or on the full training file (a directory holding mnist_train.csv.gz)::
 """
 
 import argparse
-from pathlib import Path
 
 import matplotlib
 
@@ -28,16 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 
 from skdigits import NumpyMLPClassifier, PixelScaler  # noqa: E402
-from skdigits.datasets import load_mnist_csv, load_mnist_sample  # noqa: E402
-
-
-def load_train(data_dir):
-    if data_dir is None:
-        return load_mnist_sample("train")
-    for name in ("mnist_train.csv.gz", "mnist_train.csv"):
-        if (Path(data_dir) / name).exists():
-            return load_mnist_csv(Path(data_dir) / name)
-    raise SystemExit(f"no mnist_train.csv(.gz) in {data_dir}")
+from skdigits.datasets import load_mnist  # noqa: E402
 
 
 def main():
@@ -45,7 +35,7 @@ def main():
     parser.add_argument("--data", metavar="DIR", help="directory of the full files")
     parser.add_argument("--output", default="training.png", help="%(default)s")
     args = parser.parse_args()
-    X, y = load_train(args.data)
+    X, y = load_mnist("train", args.data)
 
     model = make_pipeline(
         PixelScaler(),

@@ -18,14 +18,13 @@ on all 60,000 images instead of the bundled sample.
 
 import argparse
 import warnings
-from pathlib import Path
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 
 from skdigits import NumpyMLPClassifier, PixelScaler
-from skdigits.datasets import load_mnist_csv, load_mnist_sample
+from skdigits.datasets import load_mnist
 from skdigits.preprocessing import image_to_mnist
 
 # A fixed, small epoch budget is the plan here, not a failure to converge.
@@ -42,15 +41,6 @@ def draw_seven():
     return image
 
 
-def load_train(data_dir):
-    if data_dir is None:
-        return load_mnist_sample("train")
-    for name in ("mnist_train.csv.gz", "mnist_train.csv"):
-        if (Path(data_dir) / name).exists():
-            return load_mnist_csv(Path(data_dir) / name)
-    raise SystemExit(f"no mnist_train.csv(.gz) in {data_dir}")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("image", nargs="?", help="image file (default: a drawn 7)")
@@ -63,7 +53,7 @@ def main():
         for row in x.reshape(28, 28):
             print("".join(" .:-=+*#%@"[int(value) * 10 // 256] for value in row))
 
-    X, y = load_train(args.data)
+    X, y = load_mnist("train", args.data)
     model = make_pipeline(
         PixelScaler(),
         NumpyMLPClassifier(hidden_layer_sizes=(128,), max_iter=8, random_state=0),

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["load_mnist_csv", "load_mnist_sample", "sample_path"]
+__all__ = ["load_mnist", "load_mnist_csv", "load_mnist_sample", "sample_path"]
 
 N_PIXELS = 784
 _SAMPLES = {"train": "mnist_train_sample.csv.gz", "test": "mnist_test_sample.csv.gz"}
@@ -101,6 +101,44 @@ def load_mnist_sample(subset="train"):
     ((5000, 784), True)
     """
     return load_mnist_csv(sample_path(subset))
+
+
+def load_mnist(subset="train", data_dir=None):
+    """Load MNIST's training or test set from a folder, or the bundled sample.
+
+    Parameters
+    ----------
+    subset : {"train", "test"}, default="train"
+        Which file: ``mnist_train.csv`` or ``mnist_test.csv``.
+    data_dir : str, os.PathLike or None, default=None
+        A folder holding ``mnist_<subset>.csv`` or ``mnist_<subset>.csv.gz``
+        (the layout of the files people download). None gives
+        :func:`load_mnist_sample`, so scripts run without a download.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 784), dtype uint8
+        Pixels 0-255.
+    y : ndarray of shape (n_samples,), dtype int64
+        The digits.
+
+    Examples
+    --------
+    >>> from skdigits.datasets import load_mnist
+    >>> X, y = load_mnist("test")
+    >>> X.shape
+    (1000, 784)
+    """
+    path = sample_path(subset)  # also checks ``subset``
+    if data_dir is None:
+        return load_mnist_csv(path)
+    for name in (f"mnist_{subset}.csv.gz", f"mnist_{subset}.csv"):
+        if (Path(data_dir) / name).is_file():
+            return load_mnist_csv(Path(data_dir) / name)
+    raise ValueError(
+        f"{data_dir}: no mnist_{subset}.csv or mnist_{subset}.csv.gz in this folder; "
+        "point data_dir at the folder that holds the MNIST CSV files."
+    )
 
 
 def load_mnist_csv(path, *, member=None):

@@ -12,7 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from skdigits import datasets
-from skdigits.datasets import load_mnist_csv, load_mnist_sample, sample_path
+from skdigits.datasets import (
+    load_mnist,
+    load_mnist_csv,
+    load_mnist_sample,
+    sample_path,
+)
 
 MNIST_HEADER = ["label"] + [f"{r}x{c}" for r in range(1, 29) for c in range(1, 29)]
 KAGGLE_PIXELS = [f"pixel{i}" for i in range(784)]
@@ -454,3 +459,29 @@ def test_full_files(data_dir, name, n_rows, labeled):
         assert y.shape == (n_rows,) and set(np.unique(y).tolist()) == set(range(10))
     else:
         assert y is None
+
+
+# --- load_mnist: a folder of MNIST files, or the sample --------------------------
+
+
+def test_load_mnist_without_a_folder_is_the_sample():
+    X, y = load_mnist("test")
+    X_sample, y_sample = load_mnist_sample("test")
+    assert np.array_equal(X, X_sample) and np.array_equal(y, y_sample)
+
+
+def test_load_mnist_reads_mnist_subset_from_a_folder(tmp_path):
+    X, y = load_mnist_sample("test")
+    header = ["label"] + [f"{r}x{c}" for r in range(1, 29) for c in range(1, 29)]
+    rows = [",".join(header)]
+    rows += [",".join(map(str, [label, *pix])) for label, pix in zip(y[:3], X[:3])]
+    (tmp_path / "mnist_train.csv").write_text("\n".join(rows) + "\n")
+    X_read, y_read = load_mnist("train", tmp_path)
+    assert np.array_equal(X_read, X[:3]) and np.array_equal(y_read, y[:3])
+
+
+def test_load_mnist_names_the_folder_when_the_file_is_missing(tmp_path):
+    with pytest.raises(ValueError, match=r"no mnist_test\.csv.*in this folder"):
+        load_mnist("test", tmp_path)
+    with pytest.raises(ValueError, match="subset"):
+        load_mnist("validation")
