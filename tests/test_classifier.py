@@ -975,3 +975,29 @@ def test_sklearn_warm_start_with_early_stopping():
     mlp.set_params(max_iter=20)
     quiet_fit(mlp, X_iris, y_iris)
     assert len(mlp.validation_scores_) > n_validation_scores
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+
+def test_fit_in_a_thread_of_its_own_uses_one_blas_thread():
+    """Parallel fits (joblib's threading backend) must not oversubscribe the cores."""
+    import threading
+
+    X, y = load_digits(return_X_y=True)
+    seen = {}
+
+    def record(where):
+        return lambda info: seen.setdefault(where, _blas_threads())
+
+    default = _blas_threads()
+    NumpyMLPClassifier((8,), max_iter=1, callback=record("main")).fit(X / 16, y)
+    fit = NumpyMLPClassifier((8,), max_iter=1, callback=record("thread")).fit
+    thread = threading.Thread(target=fit, args=(X / 16, y))
+    thread.start()
+    thread.join()
+    assert seen == {"main": default, "thread": 1}
+    assert _blas_threads() == default  # restored after the fit
