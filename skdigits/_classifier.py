@@ -40,6 +40,18 @@ from skdigits._optimizers import OPTIMIZERS
 # guess has diverged, even while the loss is still finite.
 _DIVERGENCE_FACTOR = 100.0
 
+# The estimator parameters each optimizer takes, in its constructor's order.
+_OPTIMIZER_PARAMS = {
+    "sgd": (
+        "learning_rate_init",
+        "learning_rate",
+        "momentum",
+        "nesterovs_momentum",
+        "power_t",
+    ),
+    "adam": ("learning_rate_init", "beta_1", "beta_2", "epsilon"),
+}
+
 _DIVERGED = (
     "The training loss became {value:.4g} at iteration {it}: training diverged. "
     "Lower learning_rate_init (it is {lr}) or scale the inputs (e.g. pixels to "
@@ -628,23 +640,8 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         old = getattr(self, "_optimizer", None)
         if incremental and old is not None and old.matches(net.theta):
             return old
-        if self.solver == "sgd":
-            optimizer = OPTIMIZERS["sgd"](
-                net.theta,
-                self.learning_rate_init,
-                self.learning_rate,
-                self.momentum,
-                self.nesterovs_momentum,
-                self.power_t,
-            )
-        else:
-            optimizer = OPTIMIZERS["adam"](
-                net.theta,
-                self.learning_rate_init,
-                self.beta_1,
-                self.beta_2,
-                self.epsilon,
-            )
+        args = [getattr(self, name) for name in _OPTIMIZER_PARAMS[self.solver]]
+        optimizer = OPTIMIZERS[self.solver](net.theta, *args)
         self._optimizer = optimizer
         return optimizer
 
