@@ -699,7 +699,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             optimizer.step(net.theta, net.grad, ws.work)
             accumulated += loss * Xb.shape[0]
             data_loss += net.data_loss * Xb.shape[0]
-        uniform = net.uniform_loss * batches.weights.class_scale(batches.rows)
+        uniform = net.uniform_loss * batches.class_scale
         if data_loss / batches.n_rows > _DIVERGENCE_FACTOR * uniform:
             self._check_diverged(data_loss / batches.n_rows, finite=False)
         return accumulated / batches.n_rows
@@ -739,8 +739,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
     def _validation_score(self, net, X_val, Y_val, w_val):
         Z = net.logits(X_val)
         losses = net.output.loss_and_proba(Z, Y_val)
-        y_pred = self._label_binarizer.inverse_transform(_squeeze(Z, self.n_outputs_))
-        y_true = self._label_binarizer.inverse_transform(Y_val)
+        y_pred, y_true = self._labels(Z), self._label_binarizer.inverse_transform(Y_val)
         return accuracy_score(y_true, y_pred, sample_weight=w_val), mean_loss(
             losses, w_val
         )
@@ -787,6 +786,15 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         net = self._network_for_predict(X)
         return net, net.logits(X)
 
+    def _output_proba(self, X):
+        """The output layer's probabilities (one column for binary targets)."""
+        net, Z = self._logits(X)
+        return net.output.proba(Z)
+
+    def _labels(self, proba):
+        """Class labels from output-layer probabilities."""
+        return self._label_binarizer.inverse_transform(_squeeze(proba, self.n_outputs_))
+
     def predict(self, X):
         """Predict the class labels of X.
 
@@ -800,9 +808,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         y : ndarray of shape (n_samples,) or (n_samples, n_classes)
             The predicted classes.
         """
-        net, Z = self._logits(X)
-        proba = net.output.proba(Z)
-        return self._label_binarizer.inverse_transform(_squeeze(proba, self.n_outputs_))
+        return self._labels(self._output_proba(X))
 
     def predict_proba(self, X):
         """Probability of each class for the samples in X.
@@ -817,8 +823,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         y_prob : ndarray of shape (n_samples, n_classes)
             Probabilities in the order of ``classes_``.
         """
-        net, Z = self._logits(X)
-        proba = net.output.proba(Z)
+        proba = self._output_proba(X)
         if self._label_binarizer.y_type_ == "binary":
             return np.hstack([1 - proba, proba])
         return proba
@@ -896,6 +901,7 @@ class _Batches:
         self.X, self.Y, self.weights, self.rows = X, Y, weights, rows
         self.batch_size, self.n_rows = batch_size, rows.size
         self.contiguous = rows.size == X.shape[0]
+        self.class_scale = weights.class_scale(rows)  # constant over the fit
         dense = not sp.issparse(X)
         self.Xbuf = np.empty((batch_size, X.shape[1]), X.dtype) if dense else None
         self.Ybuf = np.empty((batch_size, Y.shape[1]), Y.dtype)

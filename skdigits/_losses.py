@@ -41,6 +41,14 @@ class Output:
 def _softmax_inplace(Z):
     """Softmax over rows in place; returns ``log(sum(exp(Z - max)))`` per row."""
     Z -= Z.max(axis=1, keepdims=True)
+    return _exp_normalise(Z)
+
+
+def _exp_normalise(Z):
+    """Exponentiate max-shifted logits and normalise rows, in place.
+
+    Returns the log of each row's sum before normalising.
+    """
     np.exp(Z, out=Z)
     total = Z.sum(axis=1, keepdims=True)
     Z /= total
@@ -48,11 +56,13 @@ def _softmax_inplace(Z):
 
 
 def _softmax_loss_and_proba(Z, Y):
-    """Cross-entropy from logits: ``logsumexp(z) - z[y]``; ``Z`` becomes softmax."""
-    z_true = np.einsum("ij,ij->i", Z, Y)
-    z_max = Z.max(axis=1)
-    log_total = _softmax_inplace(Z)
-    return log_total + z_max - z_true
+    """Cross-entropy from logits: ``logsumexp(z) - z[y]``; ``Z`` becomes softmax.
+
+    ``z[y]`` is read after the row max is subtracted, so the max cancels.
+    """
+    Z -= Z.max(axis=1, keepdims=True)
+    shifted_true = np.einsum("ij,ij->i", Z, Y)
+    return _exp_normalise(Z) - shifted_true
 
 
 def _softmax_proba(Z):

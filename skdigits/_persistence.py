@@ -66,10 +66,8 @@ def save_model(model, path):
     >>> load_model(path).predict([[5]]).tolist()
     [0]
     """
-    path = _checked_path(path)
+    path = check_save_path(path)
     _check_model(model, path, "cannot save")
-    if not path.parent.is_dir():
-        raise ValueError(f"{path}: cannot save: directory {path.parent} does not exist")
     if path.suffix.lower() == ".skops":
         data = _skops_bytes(model, path)
         _write_atomically(path, lambda file: file.write(data))
@@ -110,6 +108,18 @@ def load_model(path):
         model = _load_joblib(path)
     _check_model(model, path, "not a model")
     return model
+
+
+def check_save_path(path):
+    """``path`` as a Path if a model can be saved there, else a ValueError.
+
+    The suffix must be ``.skops`` or ``.joblib`` and the directory must exist;
+    the command line calls this before a long fit, ``save_model`` before writing.
+    """
+    path = _checked_path(path)
+    if not path.parent.is_dir():
+        raise ValueError(f"{path}: cannot save: directory {path.parent} does not exist")
+    return path
 
 
 def _checked_path(path):

@@ -33,6 +33,7 @@ from sklearn.pipeline import Pipeline
 
 from skdigits import NumpyMLPClassifier, PixelScaler, load_model, save_model
 from skdigits._activations import ACTIVATIONS
+from skdigits._persistence import check_save_path
 from skdigits.datasets import load_mnist_csv, load_mnist_sample, sample_path
 from skdigits.preprocessing import image_to_mnist
 
@@ -49,7 +50,6 @@ DEFAULT_EARLY_STOPPING = False
 DEFAULT_SEED = 0
 
 SOLVERS = ("adam", "sgd", "lbfgs")
-MODEL_SUFFIXES = (".joblib", ".skops")
 # Seconds to wait for a Dask scheduler before giving up.
 DASK_CONNECT_TIMEOUT = 5
 
@@ -375,17 +375,6 @@ def _load_model(path):
     return model
 
 
-def _check_model_path(path):
-    """Fail before a long fit when the model could not be saved to ``path``."""
-    path = Path(path)
-    if path.suffix not in MODEL_SUFFIXES:
-        raise CommandError(
-            f"--model {path}: the file name must end in .joblib or .skops"
-        )
-    if not path.parent.is_dir():
-        raise CommandError(f"--model {path}: directory {path.parent} does not exist")
-
-
 def make_pipeline(args):
     """The model: ``PixelScaler`` then ``NumpyMLPClassifier`` with the options."""
     mlp = NumpyMLPClassifier(
@@ -467,7 +456,7 @@ def _test_set(args):
 
 def run_train(args):
     """``skdigits train``: fit the pipeline, report accuracy, save it."""
-    _check_model_path(args.model)
+    check_save_path(args.model)  # fail before a long fit, not after
     X, y = _load_labelled(args.train, "train")
     test, test_source = _test_set(args)
     source = args.train or f"the bundled sample ({sample_path().name})"
@@ -602,7 +591,7 @@ def _parse_one_grid(grid, valid):
 
 def run_grid_search(args):
     """``skdigits grid-search``: GridSearchCV over the pipeline; saves the best."""
-    _check_model_path(args.model)
+    check_save_path(args.model)
     pipeline = make_pipeline(args)
     grid = parse_grid(args.grid, pipeline.named_steps["mlp"])
     X, y = _load_labelled(args.train, "grid-search")
