@@ -130,7 +130,7 @@ def _gallery(X, y, y_pred, confidence):
 
 
 def _save(figure, path):
-    from skdigits.cli import atomic_output
+    from skdigits._atomic import atomic_output
 
     with atomic_output(path, binary=True) as file:
         figure.savefig(file, format="png", dpi=100)

@@ -11,11 +11,11 @@ A ``.joblib`` file is a pickle: loading one can run any code its author put
 in it. Load only ``.joblib`` files you wrote yourself.
 """
 
-import contextlib
-import os
 from pathlib import Path
 
 from sklearn.base import BaseEstimator
+
+from skdigits._atomic import atomic_output
 
 __all__ = ["TRUSTED_TYPES", "load_model", "save_model"]
 
@@ -211,17 +211,8 @@ def _write_atomically(path, write):
 
     On any failure the temporary file is removed and ``path`` is untouched.
     """
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as file:
+        with atomic_output(path, binary=True) as file:
             write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException as err:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        if isinstance(err, Exception):
-            raise ValueError(f"{path}: cannot save: {_one_line(err)}") from None
-        raise
+    except Exception as err:
+        raise ValueError(f"{path}: cannot save: {_one_line(err)}") from None

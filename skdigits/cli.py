@@ -33,6 +33,7 @@ from sklearn.pipeline import Pipeline
 
 from skdigits import NumpyMLPClassifier, PixelScaler, load_model, save_model
 from skdigits._activations import ACTIVATIONS
+from skdigits._atomic import atomic_output
 from skdigits._persistence import check_save_path
 from skdigits.datasets import load_mnist_csv, load_mnist_sample, sample_path
 from skdigits.preprocessing import image_to_mnist
@@ -392,26 +393,6 @@ def make_pipeline(args):
     return Pipeline([("scale", PixelScaler()), ("mlp", mlp)])
 
 
-@contextlib.contextmanager
-def atomic_output(path, binary=False):
-    """Open a temporary file beside ``path``; rename it to ``path`` on success.
-
-    On any error the temporary file is removed and an existing ``path`` is left
-    as it was.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        file = open(tmp, "xb") if binary else open(tmp, "x", newline="")
-        with file:
-            yield file
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _format_seconds(seconds):
     minutes, seconds = divmod(int(round(seconds)), 60)
     return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
@@ -750,23 +731,16 @@ def _search_backend(args, keys):
         with joblib.parallel_config(backend="loky", inner_max_num_threads=1):
             yield n_jobs, _LocalReporter(keys, n_jobs)
         return
+    # Dask's nanny starts every worker with OPENBLAS_NUM_THREADS=1 (checked),
+    # so nothing is changed on the workers: an external cluster is left as found.
     client, cluster = _connect_dask(args.dask_scheduler)
     try:
-        client.run(_limit_blas_threads)
         with joblib.parallel_config(backend="dask"):
             yield args.n_jobs or -1, _DaskReporter(client, keys)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-
-
-def _limit_blas_threads():
-    """Run on each Dask worker: one BLAS thread per single-threaded worker."""
-    import numpy  # noqa: F401  (load BLAS so the limit applies to it)
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
 
 
 def _connect_dask(address):
