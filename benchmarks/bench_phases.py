@@ -209,7 +209,7 @@ WHAT = {
     "grad": "output delta, L2 norm and L2 gradient term",
     "backward": "5 products, bias sums, relu derivative",
     "step": "Adam: 10 in-place ufunc passes over the 235,146 parameters",
-    "rest": "Python loop, labels' gather, shuffling, validation",
+    "rest": "Python loop, labels' gather, shuffling, input validation",
 }
 
 
