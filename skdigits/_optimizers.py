@@ -2,15 +2,18 @@
 
 The network keeps every weight and bias in a single contiguous vector
 ``theta`` and its gradient in a vector ``grad`` of the same layout, so a step
-is a handful of in-place numpy ufuncs over a few vectors, whatever the number
-of layers. (Not scipy's BLAS ``axpy``: scipy ships its own OpenBLAS, whose
-threads would fight numpy's for the cores.) The formulas and defaults are those
-of scikit-learn's ``MLPClassifier``.
+is one kernel call over a few vectors, whatever the number of layers: in-place
+numpy ufuncs, or one compiled loop when numba is installed (:mod:`._kernels`;
+the same bits either way). (Not scipy's BLAS ``axpy``: scipy ships its own
+OpenBLAS, whose threads would fight numpy's for the cores.) The formulas and
+defaults are those of scikit-learn's ``MLPClassifier``.
 
 ``OPTIMIZERS`` maps the ``solver`` name to its class.
 """
 
 import numpy as np
+
+from skdigits._kernels import kernels
 
 
 class _FlatOptimizer:
@@ -25,6 +28,10 @@ class _FlatOptimizer:
         """Whether this optimizer's state fits the parameter vector ``theta``."""
         return theta.size == self.n_params and theta.dtype == self.dtype
 
+    def _scalars(self, *values):
+        """The step's scalars in the parameters' dtype, as both kernels use them."""
+        return tuple(self.dtype.type(value) for value in values)
+
     def iteration_ends(self, time_step):
         """Called after each epoch with the number of samples seen so far."""
 
@@ -33,18 +40,6 @@ class _FlatOptimizer:
         if verbose:
             print(msg + " Stopping.")
         return True
-
-
-def _sgd_kernel(lr, mu, nesterov, theta, grad, work, velocity):
-    velocity *= mu
-    np.multiply(grad, lr, out=work)
-    velocity -= work
-    if nesterov:
-        theta -= work
-        np.multiply(velocity, mu, out=work)
-    else:
-        np.copyto(work, velocity)
-    theta += work
 
 
 class SGD(_FlatOptimizer):
@@ -80,8 +75,8 @@ class SGD(_FlatOptimizer):
     def step(self, theta, grad, work=None):
         """Update ``theta`` in place from ``grad``; ``work`` is scratch space."""
         work = np.empty_like(theta) if work is None else work
-        lr, mu = self.learning_rate, self.momentum
-        _sgd_kernel(lr, mu, self.nesterov, theta, grad, work, self.velocity)
+        lr, mu = self._scalars(self.learning_rate, self.momentum)
+        kernels()["sgd"](lr, mu, self.nesterov, theta, grad, work, self.velocity)
 
     def iteration_ends(self, time_step):
         if self.lr_schedule == "invscaling":
@@ -100,19 +95,6 @@ class SGD(_FlatOptimizer):
         if verbose:
             print(msg + " Setting learning rate to %f" % self.learning_rate)
         return False
-
-
-def _adam_kernel(b1, b2, eps, lr, theta, grad, work, m, v):
-    m *= b1
-    m += grad
-    np.multiply(grad, grad, out=work)
-    v *= b2
-    v += work
-    np.sqrt(v, out=work)
-    work += eps
-    np.divide(m, work, out=work)
-    work *= lr
-    theta -= work
 
 
 class Adam(_FlatOptimizer):
@@ -148,7 +130,8 @@ class Adam(_FlatOptimizer):
         root = np.sqrt(1.0 - b2)
         lr = self.learning_rate * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
         eps, lr = self.epsilon / root, lr * (1.0 - b1) / root
-        _adam_kernel(b1, b2, eps, lr, theta, grad, work, self.m, self.v)
+        b1, b2, eps, lr = self._scalars(b1, b2, eps, lr)
+        kernels()["adam"](b1, b2, eps, lr, theta, grad, work, self.m, self.v)
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}

@@ -1,0 +1,86 @@
+"""Optimizer steps as numpy passes, or as one compiled loop when numba is installed.
+
+An optimizer step reads and writes a few vectors as long as the network's
+parameters. With numpy it is a sequence of in-place ufunc passes (Adam: ten),
+each streaming whole vectors through the caches; compiled by numba it is one
+loop that touches each element once, about six times faster inside a training
+loop (``benchmarks/bench_phases.py``). Both backends do the same float
+operations in the same order, in the parameters' dtype and without fused
+multiply-adds, so they give the same bits; numba only changes the speed
+(``pip install "skdigits[fast]"``). The forward and backward passes are numpy
+either way.
+
+``KERNEL_NAMES`` are the steps each backend provides; :func:`kernels` returns
+the backend in use: numba's when it imports, numpy's when it does not or when
+the environment variable ``SKDIGITS_KERNELS`` is ``numpy``.
+"""
+
+import functools
+import os
+import warnings
+
+import numpy as np
+
+KERNEL_NAMES = ("sgd", "adam")
+
+
+def sgd(lr, mu, nesterov, theta, grad, work, velocity):
+    """SGD with momentum: ``v = mu v - lr g``, then ``theta += v``.
+
+    With Nesterov's momentum ``theta += mu v - lr g`` instead.
+    """
+    velocity *= mu
+    np.multiply(grad, lr, out=work)
+    velocity -= work
+    if nesterov:
+        theta -= work
+        np.multiply(velocity, mu, out=work)
+    else:
+        np.copyto(work, velocity)
+    theta += work
+
+
+def adam(b1, b2, eps, lr, theta, grad, work, m, v):
+    """Adam on pre-scaled moments: ``m = b1 m + g``, ``v = b2 v + g^2``.
+
+    Then ``theta -= lr m / (sqrt(v) + eps)``; ``work`` is scratch space.
+    """
+    m *= b1
+    m += grad
+    np.multiply(grad, grad, out=work)
+    v *= b2
+    v += work
+    np.sqrt(v, out=work)
+    work += eps
+    np.divide(m, work, out=work)
+    work *= lr
+    theta -= work
+
+
+NUMPY_KERNELS = {"sgd": sgd, "adam": adam}
+
+
+@functools.cache
+def kernels():
+    """The ``{name: function}`` backend in use (decided once per process)."""
+    if os.environ.get("SKDIGITS_KERNELS", "").lower() == "numpy":
+        return NUMPY_KERNELS
+    try:
+        from skdigits import _kernels_numba
+    except ImportError:
+        return NUMPY_KERNELS
+    except Exception as exc:  # numba installed but unusable here
+        warnings.warn(
+            f"numba is installed but its kernels could not be built ({exc}); "
+            "training uses the numpy optimizer steps. Set SKDIGITS_KERNELS=numpy "
+            "to silence this.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return NUMPY_KERNELS
+    return _kernels_numba.KERNELS
+
+
+def backend_name():
+    """``'numba'`` or ``'numpy'``: which optimizer steps training uses."""
+    return "numpy" if kernels() is NUMPY_KERNELS else "numba"
