@@ -2,28 +2,26 @@
 
 Trains the benchmark network of ``bench_training.py`` (784-256-128-10 relu, Adam
 lr 1e-3, batch 128, alpha 1e-4, float32, full MNIST) with the real
-``NumpyMLPClassifier.fit``, its loop's steps wrapped in timers, and sets the
-measured parts beside what they would cost at this machine's limits:
+``NumpyMLPClassifier.fit``, its loop's steps wrapped in timers, once per
+optimizer-kernel backend available (numpy always; numba when installed, see
+``skdigits._kernels``), and sets the parts beside what they would cost at this
+machine's limits:
 
 * the matrix products of one epoch alone, replayed on warm buffers of the same
   shapes (the BLAS floor of any implementation that does these products);
-* the Adam step with its vectors already in cache, and the bytes one fused
-  pass must move (read theta, grad, m, v; write theta, m, v) at the machine's
-  measured memory bandwidth;
-* optionally (``--numba``, when numba is installed) the same fit with the Adam
-  step as one compiled loop instead of 10 numpy passes, to see what a compiled
-  kernel would buy; numba is not a skdigits dependency.
+* the bytes one optimizer pass must move (read theta, grad, m, v; write theta,
+  m, v) at the machine's measured memory bandwidth.
 
 sklearn's MLPClassifier is timed in the same run, interleaved, so the parts
 can be read as fractions of its epoch. Usage::
 
-    python benchmarks/bench_phases.py              # ~2 min on 2 cores
-    python benchmarks/bench_phases.py --numba      # adds the fused-kernel fit
+    python benchmarks/bench_phases.py     # ~2 min on 2 cores with numba installed
 """
 
 import argparse
 import dataclasses
 import math
+import os
 import statistics
 import sys
 import time
@@ -43,7 +41,7 @@ from _common import (  # noqa: E402
 )
 from bench_training import FRAMEWORKS, HIDDEN, SETTINGS  # noqa: E402
 
-from skdigits import _classifier, _losses, _network, _optimizers  # noqa: E402
+from skdigits import _classifier, _kernels, _losses, _network, _optimizers  # noqa: E402
 
 UNITS = (784, *HIDDEN, 10)
 BATCH = SETTINGS["batch_size"]
@@ -92,8 +90,13 @@ def _timed_output(totals):
             _losses.OUTPUTS["softmax"] = entry
 
 
-def time_phases(X, y, epochs, seed, adam_step=None):
-    """One instrumented fit of ours; return ({phase: s/epoch}, s/epoch)."""
+def time_phases(X, y, epochs, seed, backend):
+    """One instrumented fit of ours with the ``backend`` optimizer kernels.
+
+    Returns ``({phase: s/epoch}, s/epoch)``; the kernels are compiled (numba)
+    before the fit, so the fit's time holds no compilation.
+    """
+    use_backend(backend)
     totals = dict.fromkeys(("gather", "forward", "loss", "backward", "grad", "step"), 0)
     estimator = FRAMEWORKS["ours"].estimator(epochs, seed)
     with ExitStack() as stack:
@@ -101,7 +104,7 @@ def time_phases(X, y, epochs, seed, adam_step=None):
         stack.enter_context(_timed(_network.Network, "forward", totals, "forward"))
         stack.enter_context(_timed(_network.Network, "_backward", totals, "backward"))
         stack.enter_context(_timed(_network.Network, "loss_grad", totals, "grad"))
-        stack.enter_context(_timed(_optimizers.Adam, "step", totals, "step", adam_step))
+        stack.enter_context(_timed(_optimizers.Adam, "step", totals, "step"))
         stack.enter_context(_timed_output(totals))
         start = time.perf_counter()
         estimator.fit(X, y)
@@ -144,20 +147,6 @@ def products_floor(steps, repeats=5):
     return statistics.median(times)
 
 
-def adam_in_cache(n_params, steps):
-    """s/epoch of ``steps`` Adam steps (plus the L2 term) on warm vectors."""
-    rng = np.random.default_rng(0)
-    theta = rng.standard_normal(n_params, dtype=np.float32)
-    grad = rng.standard_normal(n_params, dtype=np.float32)
-    work = np.empty_like(theta)
-    adam = _optimizers.Adam(theta)
-    start = time.perf_counter()
-    for _ in range(steps):
-        _network._add_scaled(1e-6, grad, theta, work)
-        adam.step(theta, grad, work)
-    return time.perf_counter() - start
-
-
 def memory_bandwidth(n_bytes=2**28, repeats=5):
     """Median GB/s of copying one large float32 array (bytes read + written)."""
     src = np.ones(n_bytes // 4, np.float32)
@@ -171,31 +160,25 @@ def memory_bandwidth(n_bytes=2**28, repeats=5):
     return 2 * n_bytes / statistics.median(times) / 1e9
 
 
-def numba_adam_step():
-    """An ``Adam.step`` replacement doing the same update in one compiled loop."""
-    import numba
+def available_backends():
+    """``['numpy']``, plus ``'numba'`` when numba is installed and builds."""
+    backends = ["numpy"]
+    try:
+        use_backend("numba")
+        backends.append("numba")
+    except RuntimeError as exc:
+        log(f"numba kernels not timed: {exc}")
+    return backends
 
-    @numba.njit(fastmath=True)
-    def fused(theta, grad, m, v, b1, b2, eps, lr):
-        for i in range(theta.size):
-            g = grad[i]
-            m[i] = b1 * m[i] + g
-            v[i] = b2 * v[i] + g * g
-            theta[i] -= lr * m[i] / (math.sqrt(v[i]) + eps)
 
-    one = np.ones(1, np.float32)
-    fused(one, one, one, one, *one.repeat(4))  # compile now, not inside the fit
-
-    def step(self, theta, grad, work):
-        self.t += 1
-        b1, b2 = self.beta_1, self.beta_2
-        root = np.sqrt(1.0 - b2)
-        lr = self.learning_rate * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
-        eps, lr = self.epsilon / root, lr * (1.0 - b1) / root
-        f32 = np.float32
-        fused(theta, grad, self.m, self.v, f32(b1), f32(b2), f32(eps), f32(lr))
-
-    return step
+def use_backend(backend):
+    """Switch skdigits' optimizer kernels to ``backend`` and compile them now."""
+    os.environ["SKDIGITS_KERNELS"] = backend
+    _kernels.kernels.cache_clear()
+    if _kernels.backend_name() != backend:
+        raise RuntimeError(f"{backend} kernels unavailable (pip install numba)")
+    theta = np.zeros(8, np.float32)
+    _optimizers.Adam(theta).step(theta, theta.copy(), theta.copy())
 
 
 # --------------------------------------------------------------------------
@@ -208,62 +191,46 @@ WHAT = {
     "loss": "softmax cross-entropy",
     "grad": "output delta, L2 norm and L2 gradient term",
     "backward": "5 products, bias sums, relu derivative",
-    "step": "Adam: 10 in-place ufunc passes over the 235,146 parameters",
+    "step": "Adam step (numpy: 10 ufunc passes; numba: one loop)",
     "rest": "Python loop, labels' gather, shuffling, input validation",
 }
 
 
-def report(args, state, phases, ours, sklearn, floors, fused):
+def report(args, state, results, sklearn, floors):
+    """Print the Markdown report; ``results`` maps backend -> (phases, total)."""
+    header = ["part", "what"] + [f"{b}: s/epoch (÷ sklearn)" for b in results]
     rows = [
-        [
-            name,
-            WHAT[name],
-            f"{seconds:.3f}",
-            f"{100 * seconds / ours:.0f}%",
-            f"{seconds / sklearn:.2f}",
-        ]
-        for name, seconds in phases.items()
+        [name, WHAT[name]]
+        + [f"{r[0][name]:.3f} ({r[0][name] / sklearn:.2f})" for r in results.values()]
+        for name in WHAT
     ]
     rows.append(
-        [
-            "total",
-            "NumpyMLPClassifier.fit / epochs",
-            f"{ours:.3f}",
-            "100%",
-            f"{ours / sklearn:.2f}",
-        ]
+        ["total", "NumpyMLPClassifier.fit / epochs"]
+        + [f"**{r[1]:.3f}** ({r[1] / sklearn:.2f})" for r in results.values()]
     )
-    products, peak, adam_hot, bandwidth, fused_pass = floors
+    products, peak, bandwidth = floors
+    one_pass = 7 * 4 * args.n_params * args.steps / (bandwidth * 1e9)
     # forward, weight gradients, and input gradients of all but the first layer
     macs = sum(a * b for a, b in zip(UNITS, UNITS[1:]))
     flops_per_step = 2 * BATCH * (3 * macs - UNITS[0] * UNITS[1])
     lines = [
-        f"One instrumented fit of NumpyMLPClassifier, {args.n_train:,} rows, "
-        f"{args.epochs} epochs; sklearn's MLPClassifier median of {args.repeats} fits "
-        f"interleaved with ours: **{sklearn:.3f} s/epoch**, so the speed target "
-        f"({TARGET}x) is **{TARGET * sklearn:.3f} s/epoch**.",
+        f"Instrumented fits of NumpyMLPClassifier, {args.n_train:,} rows, "
+        f"{args.epochs} epochs, the median of {args.repeats} per backend, interleaved "
+        f"with sklearn's MLPClassifier: **{sklearn:.3f} s/epoch**, so the speed "
+        f"target ({TARGET}x) is **{TARGET * sklearn:.3f} s/epoch**.",
         "",
-        markdown_table(["part", "what", "s/epoch", "of ours", "÷ sklearn"], rows),
+        markdown_table(header, rows),
         "",
         f"- The epoch's 8 matrix products alone, warm buffers: **{products:.3f} "
         f"s/epoch** ({products / sklearn:.2f}x sklearn), "
         f"{flops_per_step * args.steps / products / 1e9:.0f} GFLOP/s against "
         f"{peak:.0f} for a 2048^3 sgemm.",
-        f"- Adam + L2 term alone, {args.steps} steps on the same vectors: "
-        f"{adam_hot:.3f} s/epoch. "
-        f"One fused pass moving 7 x 4 B x {args.n_params:,} per step at the measured "
-        f"{bandwidth:.1f} GB/s copy bandwidth: {fused_pass:.3f} s/epoch.",
-        f"- Products + fused optimizer pass, everything else free: "
-        f"{products + fused_pass:.3f} s/epoch = "
-        f"{(products + fused_pass) / sklearn:.2f}x sklearn.",
+        f"- One optimizer pass moving 7 x 4 B x {args.n_params:,} per step at the "
+        f"measured {bandwidth:.1f} GB/s copy bandwidth: {one_pass:.3f} s/epoch; "
+        f"products + that pass, everything else free: {products + one_pass:.3f} "
+        f"s/epoch = {(products + one_pass) / sklearn:.2f}x sklearn.",
+        *machine_lines(state),
     ]
-    if fused is not None:
-        lines.append(
-            f"- Same fit with the Adam step as one numba loop: step "
-            f"{fused[0]['step']:.3f} s/epoch, total {fused[1]:.3f} s/epoch "
-            f"({fused[1] / sklearn:.2f}x sklearn)."
-        )
-    lines += machine_lines(state)
     print("\n".join(lines))
 
 
@@ -280,12 +247,7 @@ def parse_args(argv):
         "--repeats",
         type=int,
         default=3,
-        help="interleaved fits of each of sklearn and ours",
-    )
-    parser.add_argument(
-        "--numba",
-        action="store_true",
-        help="also time a fit with a numba-fused Adam step",
+        help="interleaved fits of sklearn and of ours with each backend",
     )
     args = parser.parse_args(argv)
     args.data = args.data or default_data_dir()
@@ -299,31 +261,26 @@ def main(argv=None):
     X, y, _, _ = load_mnist(args.data)
     args.n_train, args.steps = len(X), math.ceil(len(X) / BATCH)
     args.n_params = sum(i * o + o for i, o in zip(UNITS, UNITS[1:]))
-    sklearn_times, runs = [], []
+    backends = available_backends()
+    sklearn_times, runs = [], {backend: [] for backend in backends}
     for repeat in range(args.repeats):
         start = time.perf_counter()
         FRAMEWORKS["sklearn"].fit(X, y, args.epochs, repeat)
         sklearn_times.append((time.perf_counter() - start) / args.epochs)
-        runs.append(time_phases(X, y, args.epochs, repeat))
+        for backend in backends:
+            runs[backend].append(time_phases(X, y, args.epochs, repeat, backend))
         log(
-            f"  repeat {repeat + 1}: sklearn {sklearn_times[-1]:.3f}, ours "
-            f"{runs[-1][1]:.3f} s/epoch"
+            f"  repeat {repeat + 1}: sklearn {sklearn_times[-1]:.3f}, "
+            + ", ".join(f"{b} {runs[b][-1][1]:.3f}" for b in backends)
+            + " s/epoch"
         )
-    phases, ours = sorted(runs, key=lambda run: run[1])[len(runs) // 2]
+    results = {
+        backend: sorted(found, key=lambda run: run[1])[len(found) // 2]
+        for backend, found in runs.items()
+    }
     log("timing the floors")
-    bandwidth = memory_bandwidth()
-    floors = (
-        products_floor(args.steps),
-        sgemm_gflops(),
-        adam_in_cache(args.n_params, args.steps),
-        bandwidth,
-        7 * 4 * args.n_params * args.steps / (bandwidth * 1e9),
-    )
-    fused = None
-    if args.numba:
-        log("timing the numba-fused step")
-        fused = time_phases(X, y, args.epochs, 0, numba_adam_step())
-    report(args, state, phases, ours, statistics.median(sklearn_times), floors, fused)
+    floors = (products_floor(args.steps), sgemm_gflops(), memory_bandwidth())
+    report(args, state, results, statistics.median(sklearn_times), floors)
     return 0
 
 
