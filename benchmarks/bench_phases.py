@@ -21,7 +21,6 @@ can be read as fractions of its epoch. Usage::
 import argparse
 import dataclasses
 import math
-import os
 import statistics
 import sys
 import time
@@ -39,9 +38,9 @@ from _common import (  # noqa: E402
     run_state,
     sgemm_gflops,
 )
-from bench_training import FRAMEWORKS, HIDDEN, SETTINGS  # noqa: E402
+from bench_training import FRAMEWORKS, HIDDEN, SETTINGS, use_kernels  # noqa: E402
 
-from skdigits import _classifier, _kernels, _losses, _network, _optimizers  # noqa: E402
+from skdigits import _classifier, _losses, _network, _optimizers  # noqa: E402
 
 UNITS = (784, *HIDDEN, 10)
 BATCH = SETTINGS["batch_size"]
@@ -96,7 +95,7 @@ def time_phases(X, y, epochs, seed, backend):
     Returns ``({phase: s/epoch}, s/epoch)``; the kernels are compiled (numba)
     before the fit, so the fit's time holds no compilation.
     """
-    use_backend(backend)
+    use_kernels(backend)
     totals = dict.fromkeys(("gather", "forward", "loss", "backward", "grad", "step"), 0)
     estimator = FRAMEWORKS["ours"].estimator(epochs, seed)
     with ExitStack() as stack:
@@ -162,23 +161,10 @@ def memory_bandwidth(n_bytes=2**28, repeats=5):
 
 def available_backends():
     """``['numpy']``, plus ``'numba'`` when numba is installed and builds."""
-    backends = ["numpy"]
-    try:
-        use_backend("numba")
-        backends.append("numba")
-    except RuntimeError as exc:
-        log(f"numba kernels not timed: {exc}")
-    return backends
-
-
-def use_backend(backend):
-    """Switch skdigits' optimizer kernels to ``backend`` and compile them now."""
-    os.environ["SKDIGITS_KERNELS"] = backend
-    _kernels.kernels.cache_clear()
-    if _kernels.backend_name() != backend:
-        raise RuntimeError(f"{backend} kernels unavailable (pip install numba)")
-    theta = np.zeros(8, np.float32)
-    _optimizers.Adam(theta).step(theta, theta.copy(), theta.copy())
+    if use_kernels("numba") == "numba":
+        return ["numpy", "numba"]
+    log("numba kernels not timed: numba is not installed (pip install numba)")
+    return ["numpy"]
 
 
 # --------------------------------------------------------------------------

@@ -135,12 +135,15 @@ class SklearnMLP:
 def use_kernels(backend):
     """Make skdigits' optimizer steps ``backend`` ('numpy' or 'numba') from now on.
 
-    Returns the backend in force, which is 'numpy' when numba is missing.
+    Compiles them (numba) on a tiny step, so no timed fit pays for it. Returns the
+    backend in force, which is 'numpy' when numba is missing.
     """
-    from skdigits import _kernels
+    from skdigits import _kernels, _optimizers
 
     os.environ["SKDIGITS_KERNELS"] = backend
     _kernels.kernels.cache_clear()
+    theta = np.zeros(8, np.float32)
+    _optimizers.Adam(theta).step(theta, theta.copy(), theta.copy())
     return _kernels.backend_name()
 
 
@@ -172,7 +175,7 @@ class OursMLP(SklearnMLP):
         return super().fit(X, y, epochs, seed)
 
     def warm_up(self, X, y):
-        use_kernels(self.backend)  # and compile them (numba) before the timed fit
+        use_kernels(self.backend)
         super().warm_up(X, y)
 
 

@@ -10,8 +10,8 @@ multiply-adds, so they give the same bits; numba only changes the speed
 (``pip install "skdigits[fast]"``). The forward and backward passes are numpy
 either way.
 
-``KERNEL_NAMES`` are the steps each backend provides; :func:`kernels` returns
-the backend in use: numba's when it imports, numpy's when it does not or when
+:func:`kernels` returns the backend in use, a ``{name: function}`` dict with
+the keys of ``NUMPY_KERNELS``: numba's when it imports, numpy's when it does not or when
 the environment variable ``SKDIGITS_KERNELS`` is ``numpy``.
 """
 
@@ -20,8 +20,6 @@ import os
 import warnings
 
 import numpy as np
-
-KERNEL_NAMES = ("sgd", "adam")
 
 
 def sgd(lr, mu, nesterov, theta, grad, work, velocity):
