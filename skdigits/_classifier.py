@@ -694,9 +694,11 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         for idx, Xb, Yb in batches(order):
             drop = None if masks is None else masks.draw(idx, widths)
             wb, total = batches.weights.take(idx), batches.weights.total(idx)
-            loss = net.loss_grad(Xb, Yb, wb, total, self.alpha, ws, drop)
+            loss = net.loss_grad(Xb, Yb, wb, total, self.alpha, ws, drop, False)
             self._check_diverged(loss)
-            optimizer.step(net.theta, net.grad, ws.work)
+            # the L2 gradient term is added inside the step, which reads theta anyway
+            decay = self.alpha / total if total else 0.0
+            optimizer.step(net.theta, net.grad, ws.work, decay, net.n_coef)
             accumulated += loss * Xb.shape[0]
             data_loss += net.data_loss * Xb.shape[0]
         uniform = net.uniform_loss * batches.class_scale

@@ -10,6 +10,12 @@ multiply-adds, so they give the same bits; numba only changes the speed
 (``pip install "skdigits[fast]"``). The forward and backward passes are numpy
 either way.
 
+Every kernel takes ``decay`` and ``n_decay`` and steps along the gradient
+``grad + decay * theta`` on the first ``n_decay`` entries (the weights; ``grad``
+as given on the rest): the L2 term of the loss's gradient, applied where
+``theta`` is read anyway, as ``weight_decay`` is in ``torch.optim``. Numba then
+saves the two passes that term costs as numpy.
+
 :func:`kernels` returns the backend in use, a ``{name: function}`` dict with
 the keys of ``NUMPY_KERNELS``: numba's when it imports, numpy's when it does not or when
 the environment variable ``SKDIGITS_KERNELS`` is ``numpy``.
@@ -22,11 +28,26 @@ import warnings
 import numpy as np
 
 
-def sgd(lr, mu, nesterov, theta, grad, work, velocity):
+def _decayed(decay, n_decay, theta, grad, work):
+    """``grad + decay * theta`` on the first ``n_decay`` entries, in ``work``.
+
+    Returns ``grad`` itself (untouched) when there is nothing to add.
+    """
+    if not decay or not n_decay:
+        return grad
+    np.multiply(theta[:n_decay], decay, out=work[:n_decay])
+    work[:n_decay] += grad[:n_decay]
+    work[n_decay:] = grad[n_decay:]
+    return work
+
+
+def sgd(lr, mu, nesterov, decay, n_decay, theta, grad, work, velocity):
     """SGD with momentum: ``v = mu v - lr g``, then ``theta += v``.
 
-    With Nesterov's momentum ``theta += mu v - lr g`` instead.
+    With Nesterov's momentum ``theta += mu v - lr g`` instead; ``g`` is
+    ``grad`` plus the decay term, ``work`` is scratch space.
     """
+    grad = _decayed(decay, n_decay, theta, grad, work)
     velocity *= mu
     np.multiply(grad, lr, out=work)
     velocity -= work
@@ -38,11 +59,13 @@ def sgd(lr, mu, nesterov, theta, grad, work, velocity):
     theta += work
 
 
-def adam(b1, b2, eps, lr, theta, grad, work, m, v):
+def adam(b1, b2, eps, lr, decay, n_decay, theta, grad, work, m, v):
     """Adam on pre-scaled moments: ``m = b1 m + g``, ``v = b2 v + g^2``.
 
-    Then ``theta -= lr m / (sqrt(v) + eps)``; ``work`` is scratch space.
+    Then ``theta -= lr m / (sqrt(v) + eps)``; ``g`` is ``grad`` plus the decay
+    term, ``work`` is scratch space.
     """
+    grad = _decayed(decay, n_decay, theta, grad, work)
     m *= b1
     m += grad
     np.multiply(grad, grad, out=work)

@@ -2,7 +2,8 @@
 
 Imported only by :func:`skdigits._kernels.kernels`, so that ``import skdigits``
 does not pay for importing numba. Each loop repeats its numpy twin's operations
-in the same order; with numba's default (no fast-math) LLVM neither reorders
+in the same order (``a + b`` and ``b + a`` are the same bits, so the decay term
+may be added from either side); with numba's default (no fast-math) LLVM neither reorders
 them nor fuses a multiply and an add, so the results are bit-identical.
 ``error_model="numpy"`` drops the ZeroDivisionError check that would otherwise
 keep the loop from being vectorised (it then ran 2-4x slower than numpy).
@@ -17,9 +18,10 @@ _jit = numba.njit(error_model="numpy", nogil=True, cache=True)
 
 
 @_jit
-def sgd(lr, mu, nesterov, theta, grad, work, velocity):
+def sgd(lr, mu, nesterov, decay, n_decay, theta, grad, work, velocity):
     for i in range(theta.size):
-        step = grad[i] * lr
+        g = grad[i] + theta[i] * decay if i < n_decay else grad[i]
+        step = g * lr
         vel = velocity[i] * mu - step
         velocity[i] = vel
         if nesterov:
@@ -29,9 +31,9 @@ def sgd(lr, mu, nesterov, theta, grad, work, velocity):
 
 
 @_jit
-def adam(b1, b2, eps, lr, theta, grad, work, m, v):
+def adam(b1, b2, eps, lr, decay, n_decay, theta, grad, work, m, v):
     for i in range(theta.size):
-        g = grad[i]
+        g = grad[i] + theta[i] * decay if i < n_decay else grad[i]
         mi = m[i] * b1 + g
         vi = v[i] * b2 + g * g
         m[i] = mi

@@ -159,14 +159,17 @@ class Network:
         Z += self.intercepts[-1]
         return Z
 
-    def loss_grad(self, X, Y, weights, total, alpha, ws, masks=None):
+    def loss_grad(self, X, Y, weights, total, alpha, ws, masks=None, l2_grad=True):
         """Loss of a batch and its gradient, written into ``self.grad``.
 
         ``weights`` are per-row loss weights (or None for ones) and ``total``
         the normaliser :math:`\\sum_i w_i` of the formula above (the sum of the
         sample weights). Returns the loss, L2 penalty included (the loss
         without it is left in ``self.data_loss``); a batch whose ``total`` is
-        zero gives loss 0 and a zero gradient.
+        zero gives loss 0 and a zero gradient. With ``l2_grad=False`` the
+        gradient leaves out the L2 term :math:`\\alpha W / \\sum w`, for an
+        optimizer step that adds it (``decay=alpha / total`` on the first
+        ``n_coef`` entries, see :mod:`._kernels`).
         """
         if total == 0.0:
             self.grad[:] = 0
@@ -186,7 +189,8 @@ class Network:
         if alpha:
             W_all, gW_all = self.theta[: self.n_coef], self.grad[: self.n_coef]
             loss += 0.5 * alpha * float(np.dot(W_all, W_all)) / total
-            _add_scaled(alpha / total, gW_all, W_all, ws.work[: self.n_coef])
+            if l2_grad:
+                _add_scaled(alpha / total, gW_all, W_all, ws.work[: self.n_coef])
         return loss
 
     def _backward(self, X, delta, ws, masks):

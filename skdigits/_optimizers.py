@@ -32,6 +32,10 @@ class _FlatOptimizer:
         """The step's scalars in the parameters' dtype, as both kernels use them."""
         return tuple(self.dtype.type(value) for value in values)
 
+    def _decay(self, decay, n_decay):
+        """``(decay, n_decay)`` for the kernels: no entries when there is no decay."""
+        return (self.dtype.type(decay), int(n_decay)) if decay else (self.dtype.type(0), 0)
+
     def iteration_ends(self, time_step):
         """Called after each epoch with the number of samples seen so far."""
 
@@ -72,11 +76,18 @@ class SGD(_FlatOptimizer):
         self.power_t = float(power_t)
         self.velocity = np.zeros_like(theta)
 
-    def step(self, theta, grad, work=None):
-        """Update ``theta`` in place from ``grad``; ``work`` is scratch space."""
+    def step(self, theta, grad, work=None, decay=0.0, n_decay=0):
+        """Update ``theta`` in place from ``grad``; ``work`` is scratch space.
+
+        ``decay`` adds ``decay * theta`` to the gradient of the first
+        ``n_decay`` entries (the L2 term, see :mod:`._kernels`).
+        """
         work = np.empty_like(theta) if work is None else work
         lr, mu = self._scalars(self.learning_rate, self.momentum)
-        kernels()["sgd"](lr, mu, self.nesterov, theta, grad, work, self.velocity)
+        decay, n_decay = self._decay(decay, n_decay)
+        kernels()["sgd"](
+            lr, mu, self.nesterov, decay, n_decay, theta, grad, work, self.velocity
+        )
 
     def iteration_ends(self, time_step):
         if self.lr_schedule == "invscaling":
@@ -123,15 +134,22 @@ class Adam(_FlatOptimizer):
         self.m = np.zeros_like(theta)
         self.v = np.zeros_like(theta)
 
-    def step(self, theta, grad, work):
-        """Update ``theta`` in place from ``grad``; ``work`` is scratch space."""
+    def step(self, theta, grad, work, decay=0.0, n_decay=0):
+        """Update ``theta`` in place from ``grad``; ``work`` is scratch space.
+
+        ``decay`` adds ``decay * theta`` to the gradient of the first
+        ``n_decay`` entries (the L2 term, see :mod:`._kernels`).
+        """
         self.t += 1
         b1, b2 = self.beta_1, self.beta_2
         root = np.sqrt(1.0 - b2)
         lr = self.learning_rate * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
         eps, lr = self.epsilon / root, lr * (1.0 - b1) / root
         b1, b2, eps, lr = self._scalars(b1, b2, eps, lr)
-        kernels()["adam"](b1, b2, eps, lr, theta, grad, work, self.m, self.v)
+        decay, n_decay = self._decay(decay, n_decay)
+        kernels()["adam"](
+            b1, b2, eps, lr, decay, n_decay, theta, grad, work, self.m, self.v
+        )
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}

@@ -44,23 +44,25 @@ OPTIMIZERS = {
 }
 
 
-def _run_steps(make, dtype, steps=12):
+def _run_steps(make, dtype, decay, steps=12):
     rng = np.random.default_rng(0)
     theta = rng.standard_normal(4099).astype(dtype)
     optimizer, work = make(theta), np.empty_like(theta)
     for _ in range(steps):
-        optimizer.step(theta, rng.standard_normal(theta.size).astype(dtype), work)
+        grad = rng.standard_normal(theta.size).astype(dtype)
+        optimizer.step(theta, grad, work, decay=decay, n_decay=3000)
     return theta, optimizer
 
 
+@pytest.mark.parametrize("decay", [0.0, 0.03])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", OPTIMIZERS)
-def test_numba_steps_give_numpys_bits(backend, name, dtype):
+def test_numba_steps_give_numpys_bits(backend, name, dtype, decay):
     _needs_numba(backend)
     assert backend("numpy") == "numpy"
-    expected, expected_state = _run_steps(OPTIMIZERS[name], dtype)
+    expected, expected_state = _run_steps(OPTIMIZERS[name], dtype, decay)
     assert backend("numba") == "numba"
-    got, state = _run_steps(OPTIMIZERS[name], dtype)
+    got, state = _run_steps(OPTIMIZERS[name], dtype, decay)
     assert got.dtype == dtype
     np.testing.assert_array_equal(got, expected)
     for moment in ("m", "v", "velocity"):

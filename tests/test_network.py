@@ -101,6 +101,21 @@ def test_gradient_with_l2_and_sample_weights(output, n_outputs, kind):
     assert_gradient_ok(net, X, Y, weights=w, total=w.sum(), alpha=0.3)
 
 
+def test_without_l2_grad_the_weights_lack_only_the_decay_term():
+    """What ``l2_grad=False`` leaves out is what an optimizer's ``decay`` adds."""
+    net = make_network(["relu", "tanh"])
+    X, Y = problem("multiclass", 4)
+    alpha, total = 0.3, 7.0
+    loss, full = loss_and_grad(net, X, Y, total=total, alpha=alpha)
+    ws = Workspace(net, X.shape[0])
+    assert net.loss_grad(X, Y, None, total, alpha, ws, l2_grad=False) == loss
+    expected = full.copy()
+    expected[: net.n_coef] -= alpha / total * net.theta[: net.n_coef]
+    np.testing.assert_allclose(net.grad, expected, rtol=1e-12, atol=1e-15)
+    assert not np.allclose(net.grad[: net.n_coef], full[: net.n_coef])
+    np.testing.assert_array_equal(net.grad[net.n_coef :], full[net.n_coef :])
+
+
 @pytest.mark.parametrize("output, n_outputs, kind", OUTPUT_CASES)
 def test_gradient_with_class_weights_not_normalised(output, n_outputs, kind):
     """Loss weights (sample x class weight) differ from the normaliser."""

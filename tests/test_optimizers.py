@@ -131,3 +131,28 @@ def test_matches_checks_size_and_dtype():
     assert opt.matches(np.ones(5))
     assert not opt.matches(np.ones(6))
     assert not opt.matches(np.ones(5, np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "make", [lambda t: Adam(t), lambda t: SGD(t, nesterov=False)], ids=["adam", "sgd"]
+)
+def test_decay_steps_along_grad_plus_decay_times_theta_on_the_first_entries(
+    make, dtype
+):
+    theta, (g1, g2) = theta_and_grads(dtype)
+    expected, decay, n_decay = theta.copy(), 0.3, 5
+    reference, opt = make(expected), make(theta)
+    for g in (g1, g2):
+        decayed = g.copy()
+        decayed[:n_decay] += dtype(decay) * expected[:n_decay]
+        reference.step(expected, decayed, np.empty_like(theta))
+        opt.step(theta, g.copy(), np.empty_like(theta), decay=decay, n_decay=n_decay)
+    np.testing.assert_array_equal(theta, expected)
+    # the entries past n_decay (the biases) took the plain gradient's steps
+    plain = theta_and_grads(dtype)[0]
+    plain_opt = make(plain)
+    for g in (g1, g2):
+        plain_opt.step(plain, g.copy(), np.empty_like(plain))
+    np.testing.assert_array_equal(theta[n_decay:], plain[n_decay:])
+    assert not np.array_equal(theta[:n_decay], plain[:n_decay])
