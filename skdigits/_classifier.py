@@ -1,6 +1,7 @@
 """NumpyMLPClassifier: scikit-learn's MLPClassifier API on our own NumPy network."""
 
 import contextlib
+import math
 import threading
 import time
 import warnings
@@ -708,7 +709,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_diverged(self, loss, finite=True):
         """Raise the actionable divergence error for a non-finite (or huge) loss."""
-        if finite and np.isfinite(loss):
+        if finite and math.isfinite(loss):
             return
         raise ValueError(
             _DIVERGED.format(
