@@ -9,7 +9,7 @@ goes to stderr.
 
 Usage::
 
-    python benchmarks/bench_training.py                 # full run (~5 min, 2 cores)
+    python benchmarks/bench_training.py                 # full run (~6 min, 2 cores)
     python benchmarks/bench_training.py --quick         # smoke test
     python benchmarks/bench_training.py --only ours sklearn --skip-memory
     python benchmarks/bench_training.py --profile       # cProfile of one fit of ours
@@ -527,6 +527,13 @@ def report(args, state, frameworks, timing, memory, grid, peak, n_train, skipped
         "peak (exact for numpy; torch's allocations are invisible to it) and "
         "glibc's bytes in use (mallinfo2: numpy, torch and Python) sampled every "
         "0.5 ms.",
+        "- s/epoch of each repeat, in order (the machine's speed swings by up to "
+        "2x for tens of seconds, so a slow repeat shows here): "
+        + "; ".join(
+            f"{f.name} " + " ".join(f"{s:.3f}" for s in timing[f.name]["seconds"])
+            for f in frameworks
+        )
+        + ".",
         *[
             f"- GridSearchCV: alpha in {GRID['alpha']}, cv=2 (8 fits), refit=False, "
             f"{min(GRID_ROWS, n_train):,} rows, same network, median wall time; worker "
@@ -554,7 +561,12 @@ def parse_args(argv):
         "(default: $SKDIGITS_DATA_DIR or ../shared/data from the "
         "repo root)",
     )
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="interleaved repeats; the median of 5 outlasts a slow minute (default 5)",
+    )
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument(
         "--only",
