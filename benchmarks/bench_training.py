@@ -9,7 +9,7 @@ goes to stderr.
 
 Usage::
 
-    python benchmarks/bench_training.py                 # full run (~6 min, 2 cores)
+    python benchmarks/bench_training.py                 # full run (~3 min, 2 cores)
     python benchmarks/bench_training.py --quick         # smoke test
     python benchmarks/bench_training.py --only ours sklearn --skip-memory
     python benchmarks/bench_training.py --profile       # cProfile of one fit of ours
