@@ -27,6 +27,17 @@ def default_data_dir():
     return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
 
 
+def add_data_argument(parser):
+    """``--data DIR``: where the full MNIST CSVs are (default: `default_data_dir`)."""
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=default_data_dir(),
+        help="directory with mnist_train.csv.gz and mnist_test.csv.gz "
+        "(default: $SKDIGITS_DATA_DIR or ../shared/data from the repo root)",
+    )
+
+
 def _read_csv(path):
     """Read one labelled MNIST CSV as ``(X uint8, y int64)``.
 

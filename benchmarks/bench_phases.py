@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    default_data_dir,
+    add_data_argument,
     load_mnist,
     machine_lines,
     markdown_table,
@@ -222,12 +222,7 @@ def report(args, state, results, sklearn, floors):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=None,
-        help="directory with mnist_train.csv.gz and mnist_test.csv.gz",
-    )
+    add_data_argument(parser)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument(
         "--repeats",
@@ -235,9 +230,7 @@ def parse_args(argv):
         default=3,
         help="interleaved fits of sklearn and of ours with each backend",
     )
-    args = parser.parse_args(argv)
-    args.data = args.data or default_data_dir()
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv=None):

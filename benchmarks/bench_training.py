@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     MallocPeak,
-    default_data_dir,
+    add_data_argument,
     load_mnist,
     machine_lines,
     markdown_table,
@@ -417,9 +417,9 @@ def _fmt(value, spec, missing="n/a"):
     return missing if value is None else format(value, spec)
 
 
-def _row(framework, timing, memory, grid, peak, n_train):
+def _row(framework, timing, sklearn, memory, grid, peak, n_train):
+    """One table row; ``sklearn`` is sklearn's median s/epoch, or None."""
     seconds = statistics.median(timing["seconds"])
-    sklearn = timing.get("sklearn_seconds")
     ratio = _fmt(sklearn and seconds / sklearn, ".2f")
     accuracy = [100 * a for a in timing["accuracy"]]
     acc = f"{statistics.median(accuracy):.2f}"
@@ -495,11 +495,11 @@ def target_lines(timing, memory):
 
 
 def report(args, state, frameworks, timing, memory, grid, peak, n_train, skipped):
-    for entry in timing.values():
-        if "sklearn" in timing:
-            entry["sklearn_seconds"] = statistics.median(timing["sklearn"]["seconds"])
+    sklearn = (
+        statistics.median(timing["sklearn"]["seconds"]) if "sklearn" in timing else None
+    )
     rows = [
-        _row(f, timing[f.name], memory.get(f.name), grid, peak, n_train)
+        _row(f, timing[f.name], sklearn, memory.get(f.name), grid, peak, n_train)
         for f in frameworks
     ]
     versions = []
@@ -553,14 +553,7 @@ def report(args, state, frameworks, timing, memory, grid, peak, n_train, skipped
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=None,
-        help="directory with mnist_train.csv.gz and mnist_test.csv.gz "
-        "(default: $SKDIGITS_DATA_DIR or ../shared/data from the "
-        "repo root)",
-    )
+    add_data_argument(parser)
     parser.add_argument(
         "--repeats",
         type=int,
@@ -603,7 +596,6 @@ def parse_args(argv):
         parser.error("--repeats and --epochs must be at least 1")
     if args.quick:
         args.repeats = 1
-    args.data = args.data or default_data_dir()
     return args
 
 

@@ -696,7 +696,8 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             drop = None if masks is None else masks.draw(idx, widths)
             wb, total = batches.weights.take(idx), batches.weights.total(idx)
             loss = net.loss_grad(Xb, Yb, wb, total, self.alpha, ws, drop, False)
-            self._check_diverged(loss)
+            if not math.isfinite(loss):
+                raise self._diverged(loss)
             # the L2 gradient term is added inside the step, which reads theta anyway
             decay = self.alpha / total if total else 0.0
             optimizer.step(net.theta, net.grad, ws.work, decay, net.n_coef)
@@ -704,14 +705,12 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             data_loss += net.data_loss * Xb.shape[0]
         uniform = net.uniform_loss * batches.class_scale
         if data_loss / batches.n_rows > _DIVERGENCE_FACTOR * uniform:
-            self._check_diverged(data_loss / batches.n_rows, finite=False)
+            raise self._diverged(data_loss / batches.n_rows)
         return accumulated / batches.n_rows
 
-    def _check_diverged(self, loss, finite=True):
-        """Raise the actionable divergence error for a non-finite (or huge) loss."""
-        if finite and math.isfinite(loss):
-            return
-        raise ValueError(
+    def _diverged(self, loss):
+        """The actionable error for a non-finite (or huge) training loss."""
+        return ValueError(
             _DIVERGED.format(
                 value=loss, it=self.n_iter_ + 1, lr=self.learning_rate_init
             )

@@ -4,11 +4,11 @@ An optimizer step reads and writes a few vectors as long as the network's
 parameters. With numpy it is a sequence of in-place ufunc passes (Adam: ten,
 twelve with the L2 term), each streaming whole vectors through the caches;
 compiled by numba it is one loop that touches each element once, about three
-times faster inside a training loop (``benchmarks/bench_phases.py``). Both backends do the same float
-operations in the same order, in the parameters' dtype and without fused
-multiply-adds, so they give the same bits; numba only changes the speed
-(``pip install "skdigits[fast]"``). The forward and backward passes are numpy
-either way.
+times faster inside a training loop (``benchmarks/bench_phases.py``). Both
+backends do the same float operations in the same order, in the parameters'
+dtype and without fused multiply-adds, so they give the same bits; numba only
+changes the speed (``pip install "skdigits[fast]"``). The forward and backward
+passes are numpy either way.
 
 Every kernel takes ``decay`` and ``n_decay`` and steps along the gradient
 ``grad + decay * theta`` on the first ``n_decay`` entries (the weights; ``grad``

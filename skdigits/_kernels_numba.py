@@ -3,8 +3,9 @@
 Imported only by :func:`skdigits._kernels.kernels`, so that ``import skdigits``
 does not pay for importing numba. Each loop repeats its numpy twin's operations
 in the same order (``a + b`` and ``b + a`` are the same bits, so the decay term
-may be added from either side); with numba's default (no fast-math) LLVM neither reorders
-them nor fuses a multiply and an add, so the results are bit-identical.
+may be added from either side); with numba's default (no fast-math) LLVM
+neither reorders them nor fuses a multiply and an add, so the results are
+bit-identical.
 ``error_model="numpy"`` drops the ZeroDivisionError check that would otherwise
 keep the loop from being vectorised (it then ran 2-4x slower than numpy).
 Compiled on first use for each dtype and cached on disk (``cache=True``).

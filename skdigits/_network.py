@@ -47,12 +47,6 @@ def init_bound(activation, fan_in, fan_out):
     return 4.0 * bound if activation == "logistic" else bound
 
 
-def _add_scaled(scale, y, x, work):
-    """``y += scale * x`` in place."""
-    np.multiply(x, scale, out=work)
-    y += work
-
-
 def _dot(A, W, out):
     """``A @ W`` into ``out``; ``A`` may be a scipy sparse matrix."""
     if sp.issparse(A):
@@ -190,7 +184,7 @@ class Network:
             W_all, gW_all = self.theta[: self.n_coef], self.grad[: self.n_coef]
             loss += 0.5 * alpha * float(np.dot(W_all, W_all)) / total
             if l2_grad:
-                _add_scaled(alpha / total, gW_all, W_all, ws.work[: self.n_coef])
+                gW_all += (alpha / total) * W_all
         return loss
 
     def _backward(self, X, delta, ws, masks):

@@ -34,7 +34,7 @@ class _FlatOptimizer:
 
     def _decay(self, decay, n_decay):
         """``(decay, n_decay)`` for the kernels: no entries when there is no decay."""
-        return (self.dtype.type(decay), int(n_decay)) if decay else (self.dtype.type(0), 0)
+        return self.dtype.type(decay), int(n_decay) if decay else 0
 
     def iteration_ends(self, time_step):
         """Called after each epoch with the number of samples seen so far."""
