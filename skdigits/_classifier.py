@@ -50,7 +50,7 @@ _OPTIMIZER_PARAMS = {
         "nesterovs_momentum",
         "power_t",
     ),
-    "adam": ("learning_rate_init", "beta_1", "beta_2", "epsilon"),
+    "adam": ("learning_rate_init", "beta_1", "beta_2", "epsilon", "learning_rate"),
 }
 
 _DIVERGED = (
@@ -91,8 +91,16 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
     batch_size : int or 'auto', default='auto'
         Minibatch size for 'sgd' and 'adam'; 'auto' is ``min(200, n_samples)``.
 
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Learning-rate schedule for 'sgd'.
+    learning_rate : {'constant', 'invscaling', 'adaptive', 'cosine'}, \
+            default='constant'
+        Learning-rate schedule. 'constant', 'invscaling' and 'adaptive' are
+        scikit-learn's, for 'sgd' only (Adam ignores them). 'cosine', for
+        'sgd' and 'adam', anneals from ``learning_rate_init`` towards 0 over
+        ``max_iter`` epochs, step by step:
+        :math:`\\eta_k = \\tfrac{\\eta_0}{2}(1 + \\cos(\\pi k / T))` for step
+        :math:`k` of :math:`T` = ``max_iter`` times the batches per epoch.
+        Reaching ``max_iter`` is then the plan, so no ConvergenceWarning is
+        raised for it.
 
     learning_rate_init : float, default=0.001
         Initial step size of 'sgd' and 'adam'.
@@ -163,6 +171,15 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         ``validation_score`` and ``validation_loss`` (None without early
         stopping) and ``seconds`` (the epoch's wall time).
 
+    augment : callable or None, default=None
+        Training-time augmentation for 'sgd'/'adam', such as
+        :class:`skdigits.augment.RandomAffine`: called as
+        ``augment(X_batch, rng)`` on every training minibatch of ``fit`` and
+        ``partial_fit`` (a new draw every epoch), with a
+        :class:`numpy.random.Generator` seeded from ``random_state``. Never
+        applied to the early-stopping validation split, nor in ``predict``,
+        ``predict_proba`` or ``score``. None trains on the data as given.
+
     Attributes
     ----------
     classes_ : ndarray or list of ndarray
@@ -226,7 +243,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
         ],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive", "cosine"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -250,6 +267,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "callback": [callable, None],
+        "augment": [callable, None],
     }
 
     def __init__(
@@ -281,6 +299,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         dropout=0.0,
         class_weight=None,
         callback=None,
+        augment=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -308,6 +327,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         self.dropout = dropout
         self.class_weight = class_weight
         self.callback = callback
+        self.augment = augment
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -378,10 +398,20 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             )
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
+        if self.augment is not None and self.solver == "lbfgs":
+            raise ValueError(
+                "augment needs a stochastic solver: use solver='adam' or 'sgd', "
+                "or set augment=None with solver='lbfgs'."
+            )
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
         X, Y, labels = self._validate_input(X, y, incremental, reset=first_pass)
+        if self.augment is not None and sp.issparse(X):
+            raise ValueError(
+                "augment works on dense images: pass X as a dense array "
+                "(X.toarray()) or set augment=None."
+            )
         weights = self._row_weights(sample_weight, X, labels)
         layer_units = [X.shape[1], *hidden, Y.shape[1]]
         net = self._network(layer_units, activations, X.dtype, first_pass)
@@ -605,6 +635,8 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         ws = Workspace(net, batch_size, dropout=any(rates))
         masks = self._dropout_masks(X, rates, net.dtype)
         batches = _Batches(X, Y, weights, train_idx, batch_size)
+        augment = self._augmenter()
+        optimizer.plan(self.max_iter * math.ceil(n_train / batch_size))
         best_theta = net.theta.copy() if self.early_stopping else None
         self.n_iter_ = 0
         try:
@@ -613,7 +645,9 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
                 order = (
                     self._random_state.permutation(n_train) if self.shuffle else None
                 )
-                self.loss_ = self._run_epoch(net, optimizer, batches, order, ws, masks)
+                self.loss_ = self._run_epoch(
+                    net, optimizer, batches, order, ws, masks, augment
+                )
                 self.n_iter_ += 1
                 self.t_ += n_train
                 self.loss_curve_.append(self.loss_)
@@ -626,7 +660,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
                 optimizer.iteration_ends(self.t_)
                 if self._should_stop(optimizer) or incremental:
                     break
-                if self.n_iter_ == self.max_iter:
+                if self.n_iter_ == self.max_iter and self.learning_rate != "cosine":
                     warnings.warn(
                         "Stochastic Optimizer: Maximum iterations (%d) reached and "
                         "the optimization hasn't converged yet." % self.max_iter,
@@ -688,11 +722,24 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         seed = self._random_state.randint(np.iinfo(np.int32).max)
         return DropoutMasks(rates, row_keys(X), np.random.default_rng(seed), dtype)
 
-    def _run_epoch(self, net, optimizer, batches, order, ws, masks):
+    def _augmenter(self):
+        """``augment`` bound to its own generator, or None.
+
+        The generator's seed is drawn from ``random_state`` only when there is
+        an augmenter, so fits without one keep their random stream.
+        """
+        if self.augment is None:
+            return None
+        rng = np.random.default_rng(self._random_state.randint(np.iinfo(np.int32).max))
+        return lambda Xb: self.augment(Xb, rng)
+
+    def _run_epoch(self, net, optimizer, batches, order, ws, masks, augment=None):
         """One pass over the training rows; returns the mean training loss."""
         accumulated = data_loss = 0.0
         widths = net.layer_units[1:-1]
         for idx, Xb, Yb in batches(order):
+            if augment is not None:
+                Xb = augment(Xb)
             drop = None if masks is None else masks.draw(idx, widths)
             wb, total = batches.weights.take(idx), batches.weights.total(idx)
             loss = net.loss_grad(Xb, Yb, wb, total, self.alpha, ws, drop, False)

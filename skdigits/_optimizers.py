@@ -1,4 +1,4 @@
-"""Stochastic optimizers that update one flat parameter vector in place.
+r"""Stochastic optimizers that update one flat parameter vector in place.
 
 The network keeps every weight and bias in a single contiguous vector
 ``theta`` and its gradient in a vector ``grad`` of the same layout, so a step
@@ -8,8 +8,21 @@ the same bits either way). (Not scipy's BLAS ``axpy``: scipy ships its own
 OpenBLAS, whose threads would fight numpy's for the cores.) The formulas and
 defaults are those of scikit-learn's ``MLPClassifier``.
 
+The ``'cosine'`` schedule is ours and works for both solvers: the step size of
+step :math:`k` (0-based) of a budget of :math:`T` steps is
+
+.. math::
+
+    \eta_k = \frac{\eta_0}{2} \left(1 + \cos\frac{\pi \min(k, T)}{T}\right),
+
+so it falls from ``learning_rate_init`` towards 0 over the planned steps
+(:meth:`_FlatOptimizer.plan`). scikit-learn's ``'constant'``, ``'invscaling'``
+and ``'adaptive'`` keep their sgd-only meaning: Adam ignores them.
+
 ``OPTIMIZERS`` maps the ``solver`` name to its class.
 """
+
+import math
 
 import numpy as np
 
@@ -19,10 +32,27 @@ from skdigits._kernels import kernels
 class _FlatOptimizer:
     """Shared learning-rate handling; subclasses implement :meth:`step`."""
 
-    def __init__(self, theta, learning_rate_init):
+    def __init__(self, theta, learning_rate_init, learning_rate="constant"):
         self.learning_rate_init = float(learning_rate_init)
         self.learning_rate = float(learning_rate_init)
+        self.lr_schedule = learning_rate
         self.n_params, self.dtype = theta.size, theta.dtype
+        self.n_steps, self.planned_steps = 0, None
+
+    def plan(self, n_steps):
+        """Set the number of steps the ``'cosine'`` schedule anneals over."""
+        self.planned_steps = max(int(n_steps), 1)
+
+    def _next_rate(self):
+        """The step size of the coming step (``'cosine'`` moves it every step)."""
+        if self.lr_schedule == "cosine":
+            budget = self.planned_steps or 1
+            done = min(self.n_steps, budget) / budget
+            self.learning_rate = (
+                0.5 * self.learning_rate_init * (1.0 + math.cos(math.pi * done))
+            )
+        self.n_steps += 1
+        return self.learning_rate
 
     def matches(self, theta):
         """Whether this optimizer's state fits the parameter vector ``theta``."""
@@ -56,8 +86,9 @@ class SGD(_FlatOptimizer):
         \theta \leftarrow \theta + \mu v - \eta g
 
     ``learning_rate`` is the schedule: ``'constant'``, ``'invscaling'``
-    (:math:`\eta_t = \eta_0 / (t + 1)^{p}` with ``t`` the samples seen) or
-    ``'adaptive'`` (divided by 5 each time the loss stalls).
+    (:math:`\eta_t = \eta_0 / (t + 1)^{p}` with ``t`` the samples seen),
+    ``'adaptive'`` (divided by 5 each time the loss stalls) or ``'cosine'``
+    (see the module docstring).
     """
 
     def __init__(
@@ -69,8 +100,7 @@ class SGD(_FlatOptimizer):
         nesterov=True,
         power_t=0.5,
     ):
-        super().__init__(theta, learning_rate_init)
-        self.lr_schedule = learning_rate
+        super().__init__(theta, learning_rate_init, learning_rate)
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
         self.power_t = float(power_t)
@@ -83,7 +113,7 @@ class SGD(_FlatOptimizer):
         ``n_decay`` entries (the L2 term, see :mod:`._kernels`).
         """
         work = np.empty_like(theta) if work is None else work
-        lr, mu = self._scalars(self.learning_rate, self.momentum)
+        lr, mu = self._scalars(self._next_rate(), self.momentum)
         decay, n_decay = self._decay(decay, n_decay)
         kernels()["sgd"](
             lr, mu, self.nesterov, decay, n_decay, theta, grad, work, self.velocity
@@ -125,9 +155,15 @@ class Adam(_FlatOptimizer):
     """
 
     def __init__(
-        self, theta, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8
+        self,
+        theta,
+        learning_rate_init=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        learning_rate="constant",
     ):
-        super().__init__(theta, learning_rate_init)
+        super().__init__(theta, learning_rate_init, learning_rate)
         self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
         self.epsilon = float(epsilon)
         self.t = 0
@@ -143,7 +179,7 @@ class Adam(_FlatOptimizer):
         self.t += 1
         b1, b2 = self.beta_1, self.beta_2
         root = np.sqrt(1.0 - b2)
-        lr = self.learning_rate * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        lr = self._next_rate() * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
         eps, lr = self.epsilon / root, lr * (1.0 - b1) / root
         b1, b2, eps, lr = self._scalars(b1, b2, eps, lr)
         decay, n_decay = self._decay(decay, n_decay)

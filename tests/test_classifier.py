@@ -31,7 +31,12 @@ from sklearn.utils.class_weight import compute_class_weight
 from skdigits import NumpyMLPClassifier, PixelScaler
 from skdigits._activations import ACTIVATIONS
 
-EXTRA_PARAMS = {"dropout": 0.0, "class_weight": None, "callback": None}
+EXTRA_PARAMS = {
+    "dropout": 0.0,
+    "class_weight": None,
+    "callback": None,
+    "augment": None,
+}
 CALLBACK_KEYS = {
     "epoch",
     "max_iter",
@@ -1001,3 +1006,104 @@ def test_fit_in_a_thread_of_its_own_uses_one_blas_thread():
     thread.join()
     assert seen == {"main": default, "thread": 1}
     assert _blas_threads() == default  # restored after the fit
+
+
+# --------------------------------------------------- augment and cosine schedule
+class _RecordingAugmenter:
+    """Adds seeded noise to each batch and records how many rows it saw."""
+
+    def __init__(self):
+        self.rows = 0
+
+    def __call__(self, X, rng):
+        self.rows += X.shape[0]
+        return X + rng.normal(0, 0.05, X.shape).astype(X.dtype)
+
+
+def _digits():
+    X, y = load_digits(return_X_y=True)
+    return (X / 16).astype(np.float32), y
+
+
+def test_augment_sees_only_training_batches_never_validation_or_predict():
+    X, y = _digits()
+    aug = _RecordingAugmenter()
+    clf = NumpyMLPClassifier(
+        (16,),
+        augment=aug,
+        early_stopping=True,
+        validation_fraction=0.25,
+        max_iter=3,
+        n_iter_no_change=50,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    n_val = int(np.ceil(0.25 * len(X)))
+    assert aug.rows == 3 * (len(X) - n_val)
+    seen = aug.rows
+    clf.predict(X), clf.predict_proba(X), clf.score(X, y), clf.predict_log_proba(X)
+    assert aug.rows == seen
+
+
+def test_augment_changes_the_model_and_the_same_seed_gives_the_same_model():
+    X, y = _digits()
+
+    def fit(augment, seed=0):
+        clf = NumpyMLPClassifier((16,), augment=augment, max_iter=2, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return clf.fit(X, y).coefs_[0]
+
+    a, b = fit(_RecordingAugmenter()), fit(_RecordingAugmenter())
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, fit(None))
+    assert not np.array_equal(a, fit(_RecordingAugmenter(), seed=1))
+
+
+def test_augment_is_used_by_partial_fit():
+    X, y = _digits()
+    aug = _RecordingAugmenter()
+    clf = NumpyMLPClassifier((16,), augment=aug, random_state=0)
+    clf.partial_fit(X, y, classes=np.unique(y))
+    assert aug.rows == len(X)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"solver": "lbfgs"}, "augment needs a stochastic solver"),
+        ({"sparse": True}, "augment works on dense images"),
+    ],
+)
+def test_augment_errors_say_what_to_do(kwargs, match):
+    X, y = _digits()
+    if kwargs.pop("sparse", False):
+        X = sp.csr_matrix(X)
+    clf = NumpyMLPClassifier((8,), augment=_RecordingAugmenter(), **kwargs)
+    with pytest.raises(ValueError, match=match):
+        clf.fit(X, y)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_cosine_schedule_anneals_over_max_iter_epochs_without_a_warning(solver):
+    X, y = _digits()
+    clf = NumpyMLPClassifier(
+        (16,),
+        solver=solver,
+        learning_rate="cosine",
+        learning_rate_init=0.1 if solver == "sgd" else 0.03,
+        batch_size=200,
+        max_iter=10,
+        n_iter_no_change=50,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf.fit(X, y)
+    steps = 10 * int(np.ceil(len(X) / 200))
+    assert clf._optimizer.planned_steps == steps
+    last = 0.5 * clf.learning_rate_init * (1 + np.cos(np.pi * (steps - 1) / steps))
+    assert clf._optimizer.learning_rate == pytest.approx(last)
+    assert clf.score(X, y) > 0.9

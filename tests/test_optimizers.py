@@ -156,3 +156,45 @@ def test_decay_steps_along_grad_plus_decay_times_theta_on_the_first_entries(
         plain_opt.step(plain, g.copy(), np.empty_like(plain))
     np.testing.assert_array_equal(theta[n_decay:], plain[n_decay:])
     assert not np.array_equal(theta[:n_decay], plain[:n_decay])
+
+
+def _cosine(lr0, k, budget):
+    return 0.5 * lr0 * (1 + np.cos(np.pi * min(k, budget) / budget))
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_cosine_schedule_follows_its_formula_step_by_step(name):
+    theta = np.zeros(3)
+    opt = OPTIMIZERS[name](theta, learning_rate_init=0.2, learning_rate="cosine")
+    opt.plan(8)
+    rates = []
+    for _ in range(11):  # past the budget the rate stays at 0
+        opt.step(theta, np.ones(3), np.empty(3))
+        rates.append(opt.learning_rate)
+    assert rates == pytest.approx([_cosine(0.2, k, 8) for k in range(11)], abs=1e-15)
+    assert rates[0] == 0.2 and rates[8:] == [0.0, 0.0, 0.0]
+
+
+def test_cosine_sgd_moves_theta_by_the_scheduled_rate():
+    theta = np.zeros(2)
+    opt = SGD(theta, learning_rate_init=0.5, learning_rate="cosine", momentum=0.0)
+    opt.plan(4)
+    for k in range(3):
+        before = theta.copy()
+        opt.step(theta, np.ones(2), np.empty(2))
+        np.testing.assert_allclose(before - theta, _cosine(0.5, k, 4))
+
+
+def test_adam_ignores_sklearns_sgd_schedules():
+    """'invscaling' and 'adaptive' are sgd-only, as in scikit-learn."""
+    theta, grads = theta_and_grads()
+    results = []
+    for schedule in ["constant", "invscaling", "adaptive"]:
+        t = theta.copy()
+        opt = Adam(t, learning_rate_init=0.01, learning_rate=schedule)
+        for g in grads:
+            opt.step(t, g, np.empty_like(t))
+            opt.iteration_ends(1000)
+        results.append(t)
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], results[2])
