@@ -27,6 +27,9 @@ TRUSTED_TYPES = (
     "skdigits._classifier.NumpyMLPClassifier",
     "skdigits._optimizers.Adam",
     "skdigits._optimizers.SGD",
+    "skdigits.augment.Chain",  # training-time augmenters (NumpyMLPClassifier.augment)
+    "skdigits.augment.ElasticDistortion",
+    "skdigits.augment.RandomAffine",
     "skdigits.preprocessing.PixelScaler",
 )
 

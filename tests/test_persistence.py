@@ -70,10 +70,15 @@ def test_loaded_skops_model_keeps_training_where_it_stopped(tmp_path, solver):
 
 
 def test_allow_list_is_exactly_what_skdigits_pipelines_need():
+    from skdigits.augment import ElasticDistortion, RandomAffine, make_chain
+
     needed = set()
     for solver in ["adam", "sgd", "lbfgs"]:
         data = sio.dumps(fitted_pipeline(solver, early_stopping=solver != "lbfgs"))
         needed |= set(sio.get_untrusted_types(data=data))
+    augment = make_chain(RandomAffine(), ElasticDistortion())  # what the recipes use
+    data = sio.dumps(fitted_pipeline("adam", augment=augment))
+    needed |= set(sio.get_untrusted_types(data=data))
     assert needed == set(TRUSTED_TYPES)
 
 
