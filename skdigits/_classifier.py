@@ -99,8 +99,9 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         ``max_iter`` epochs, step by step:
         :math:`\\eta_k = \\tfrac{\\eta_0}{2}(1 + \\cos(\\pi k / T))` for step
         :math:`k` of :math:`T` = ``max_iter`` times the batches per epoch.
-        Reaching ``max_iter`` is then the plan, so no ConvergenceWarning is
-        raised for it.
+        The schedule is then the plan: a stalled training loss does not stop
+        it (only ``early_stopping``'s validation score can), and reaching
+        ``max_iter`` raises no ConvergenceWarning.
 
     learning_rate_init : float, default=0.001
         Initial step size of 'sgd' and 'adam'.
@@ -169,7 +170,10 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         Called after every 'sgd'/'adam' epoch as ``callback(info)`` with a
         dict: ``epoch`` (1-based), ``max_iter``, ``loss``,
         ``validation_score`` and ``validation_loss`` (None without early
-        stopping) and ``seconds`` (the epoch's wall time).
+        stopping) and ``seconds`` (the epoch's wall time). The estimator's
+        ``coefs_`` and ``intercepts_`` hold that epoch's weights during the
+        call, so the callback may score the estimator (``predict``, ``score``)
+        to follow held-out accuracy.
 
     augment : callable or None, default=None
         Training-time augmentation for 'sgd'/'adam', such as
@@ -656,7 +660,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
                 improved = self._track_progress(net, val)
                 if improved and best_theta is not None:
                     best_theta[:] = net.theta
-                self._report(time.perf_counter() - start)
+                self._report(net, time.perf_counter() - start)
                 optimizer.iteration_ends(self.t_)
                 if self._should_stop(optimizer) or incremental:
                     break
@@ -793,9 +797,15 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             losses, w_val
         )
 
-    def _report(self, seconds):
+    def _report(self, net, seconds):
+        """Call ``callback`` with the epoch's figures.
+
+        The fitted weights are set first, so the callback can score the
+        estimator itself (``predict``, ``score``) on the epoch's weights.
+        """
         if self.callback is None:
             return
+        self.coefs_, self.intercepts_ = net.views(net.theta)
         scores, losses = self.validation_scores_, self.validation_loss_curve_
         self.callback(
             {
@@ -811,6 +821,8 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
     def _should_stop(self, optimizer):
         if self._no_improvement_count <= self.n_iter_no_change:
             return False
+        if self.learning_rate == "cosine" and not self.early_stopping:
+            return False  # the schedule is the plan: only validation cuts it short
         what = "Validation score" if self.early_stopping else "Training loss"
         msg = "%s did not improve more than tol=%f for %d consecutive epochs." % (
             what,

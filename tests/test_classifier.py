@@ -1107,3 +1107,30 @@ def test_cosine_schedule_anneals_over_max_iter_epochs_without_a_warning(solver):
     last = 0.5 * clf.learning_rate_init * (1 + np.cos(np.pi * (steps - 1) / steps))
     assert clf._optimizer.learning_rate == pytest.approx(last)
     assert clf.score(X, y) > 0.9
+
+
+def test_callback_can_score_the_estimator_on_each_epochs_weights():
+    X, y = _digits()
+    scores = []
+    clf = NumpyMLPClassifier((16,), max_iter=3, random_state=0)
+    clf.set_params(callback=lambda info: scores.append(clf.score(X, y)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    assert len(scores) == 3 and len(set(scores)) == 3
+    assert scores[-1] == clf.score(X, y)
+
+
+def test_cosine_runs_its_whole_schedule_unless_validation_stops_it():
+    X, y = _digits()
+    common = dict(learning_rate="cosine", max_iter=12, n_iter_no_change=1, tol=10.0)
+    clf = NumpyMLPClassifier((8,), random_state=0, **common).fit(X, y)
+    assert clf.n_iter_ == 12  # tol=10: every epoch "stalls", yet the plan runs
+    clf = NumpyMLPClassifier((8,), early_stopping=True, random_state=0, **common)
+    assert clf.fit(X, y).n_iter_ < 12
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        constant = NumpyMLPClassifier(
+            (8,), random_state=0, **common | {"learning_rate": "constant"}
+        )
+        assert constant.fit(X, y).n_iter_ < 12
