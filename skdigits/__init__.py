@@ -6,7 +6,8 @@
 """
 
 from skdigits._classifier import NumpyMLPClassifier
-from skdigits._persistence import load_model, save_model
+from skdigits._persistence import load_bundled_model, load_model, save_model
+from skdigits._recipes import RECIPES, get_recipe
 from skdigits.preprocessing import PixelScaler
 
 __version__ = "0.1.0"
@@ -14,6 +15,9 @@ __version__ = "0.1.0"
 __all__ = [
     "NumpyMLPClassifier",
     "PixelScaler",
+    "RECIPES",
+    "get_recipe",
+    "load_bundled_model",
     "load_model",
     "save_model",
     "__version__",

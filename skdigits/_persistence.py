@@ -17,7 +17,16 @@ from sklearn.base import BaseEstimator
 
 from skdigits._atomic import atomic_output
 
-__all__ = ["TRUSTED_TYPES", "load_model", "save_model"]
+__all__ = [
+    "TRUSTED_TYPES",
+    "bundled_model_path",
+    "load_bundled_model",
+    "load_model",
+    "save_model",
+]
+
+#: The pretrained model shipped in ``skdigits/data`` (see its README.md).
+BUNDLED_MODEL = "mnist_default.skops"
 
 #: Types beyond skops' defaults that a skdigits pipeline is made of. Found by
 #: dumping a fitted ``Pipeline([PixelScaler(), NumpyMLPClassifier()])`` and
@@ -111,6 +120,66 @@ def load_model(path):
         model = _load_joblib(path)
     _check_model(model, path, "not a model")
     return model
+
+
+def bundled_model_path():
+    """Path of the pretrained model that ships with skdigits.
+
+    A ``Pipeline(PixelScaler(), NumpyMLPClassifier())`` trained by
+    ``benchmarks/make_bundled_model.py`` with the defaults of ``skdigits
+    train`` on the full MNIST training set; ``skdigits/data/README.md`` and
+    ``mnist_default.json`` beside it say how it was made and what it scores.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The ``.skops`` file (it may be missing from a source checkout in which
+        it was never built).
+
+    Examples
+    --------
+    >>> from skdigits._persistence import bundled_model_path
+    >>> bundled_model_path().name
+    'mnist_default.skops'
+    """
+    return Path(__file__).resolve().parent / "data" / BUNDLED_MODEL
+
+
+def load_bundled_model():
+    """Load the pretrained MNIST model that ships with skdigits.
+
+    What every ``skdigits`` command that needs a model uses when ``--model``
+    is not given. It is read by :func:`load_model`, checked like any other
+    ``.skops`` file, so it needs ``pip install skdigits[skops]``.
+
+    Returns
+    -------
+    model : Pipeline
+        ``PixelScaler`` then ``NumpyMLPClassifier``, taking raw 0-255 pixels
+        (784 per image) and predicting the digits 0-9.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing from this installation, or skops is not
+        installed.
+
+    Examples
+    --------
+    >>> from skdigits import load_bundled_model
+    >>> from skdigits.datasets import load_mnist_sample
+    >>> X, y = load_mnist_sample("test")
+    >>> float(load_bundled_model().score(X, y)) > 0.95
+    True
+    """
+    path = bundled_model_path()
+    if not path.is_file():
+        raise ValueError(
+            f"{path}: the bundled model is missing from this installation; "
+            "pass a model file with --model (or model=...), or build it with "
+            "python benchmarks/make_bundled_model.py"
+        )
+    return load_model(path)
 
 
 def check_save_path(path):

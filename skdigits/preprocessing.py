@@ -7,6 +7,7 @@ array([[0. , 0.2, 1. ]], dtype=float32)
 """
 
 import os
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -14,7 +15,7 @@ from scipy import ndimage
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import validate_data
 
-__all__ = ["PixelScaler", "image_to_mnist"]
+__all__ = ["DigitPrediction", "PixelScaler", "image_to_mnist", "predict_digit"]
 
 PIXEL_MAX = 255
 MNIST_SIDE = 28
@@ -196,6 +197,60 @@ def image_to_mnist(image):
     ink = _bright_ink(gray, name)
     digit = _fit_box(_thicken(ink[_ink_box(ink)]), Image)
     return _centre_by_mass(digit)
+
+
+class DigitPrediction(NamedTuple):
+    """What :func:`predict_digit` read in an image."""
+
+    #: The predicted class, ``model.classes_[argmax(probabilities)]``.
+    label: object
+    #: ``model.predict_proba`` of the image, in the order of ``model.classes_``.
+    probabilities: np.ndarray
+    #: The 784 pixels the model saw (:func:`image_to_mnist`), uint8.
+    pixels: np.ndarray
+
+
+def predict_digit(model, image):
+    """Read the digit in ``image`` with ``model``: the one path from photo to digit.
+
+    ``skdigits predict-image`` and the page of ``skdigits serve`` both call
+    this, so they cannot disagree: :func:`image_to_mnist`, then
+    ``model.predict_proba`` on its 784 pixels, then the most probable class.
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted classifier with ``predict_proba`` and ``classes_`` that takes
+        raw 0-255 pixels, such as the pipelines ``skdigits train`` saves.
+
+    image : str, path-like, PIL.Image.Image or array-like
+        Anything :func:`image_to_mnist` takes.
+
+    Returns
+    -------
+    prediction : DigitPrediction
+        ``(label, probabilities, pixels)``.
+
+    Raises
+    ------
+    ValueError
+        If the image cannot be read or shows no ink (from :func:`image_to_mnist`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from skdigits.preprocessing import predict_digit
+    >>> model = DummyClassifier().fit(np.zeros((2, 784)), [1, 1])
+    >>> page = np.full((300, 200), 255, dtype=np.uint8)
+    >>> page[40:260, 90:120] = 0
+    >>> predict_digit(model, page).label
+    np.int64(1)
+    """
+    pixels = image_to_mnist(image)
+    probabilities = model.predict_proba(pixels.reshape(1, -1))[0]
+    label = model.classes_[int(np.argmax(probabilities))]
+    return DigitPrediction(label, probabilities, pixels)
 
 
 def _import_pillow():

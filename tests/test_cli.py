@@ -76,7 +76,10 @@ def test_train_shows_progress_and_saves_a_working_model(
 ):
     path = tmp_path / f"model{suffix}"
     # one run on the bundled sample (no --train), one on a smaller file
-    extra = ["--early-stopping", "--train", small_csv] if early_stopping else []
+    # (the early-stopping arm trains 16 steps: too few for the default recipe's
+    # augmentation and cosine schedule to pass 0.5, so it uses the plain recipe)
+    extra = ["--early-stopping", "--train", small_csv, "--recipe", "plain"]
+    extra = extra if early_stopping else []
     argv = ["train", *SMALL, "--test", TEST, "--model", str(path), *extra]
     assert main(argv) == 0
     out = capsys.readouterr().out
@@ -194,6 +197,7 @@ def test_evaluate_plots_are_png_files(model_path, tmp_path, capsys):
     from PIL import Image
 
     names = {"loss_curve.png", "confusion_matrix.png", "misclassified.png"}
+    names.add("augmented.png")  # the default recipe trains with an augmenter
     assert {p.name for p in plots.iterdir()} == names
     for name in names:
         assert (plots / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
@@ -327,7 +331,10 @@ def test_grid_search_same_best_model_with_one_or_two_jobs(tmp_path, small_csv):
     two = _grid_search(
         tmp_path, "two.joblib", small_csv, "--n-jobs", "2", "--seed", "5"
     )
-    assert one.get_params()["mlp"].get_params() == two.get_params()["mlp"].get_params()
+    # compared by repr: the default recipe's augmenter, like any scikit-learn
+    # estimator, has no value equality (its parameters are compared by name too)
+    params = [repr(m.get_params()["mlp"].get_params()) for m in (one, two)]
+    assert params[0] == params[1]
     assert one.predict_proba(X_test).tobytes() == two.predict_proba(X_test).tobytes()
 
 
@@ -560,3 +567,42 @@ def test_train_defaults_reach_98_percent_on_mnist(data_dir, tmp_path, capsys):
     minutes = (time.monotonic() - start) / 60
     assert _float_after("test accuracy", capsys.readouterr().out) >= 0.98
     assert minutes < 10
+
+
+# --- recipes ------------------------------------------------------------------
+
+
+def test_train_uses_the_default_recipe_and_options_override_a_recipe(
+    tmp_path, small_csv
+):
+    from skdigits import get_recipe
+
+    path = tmp_path / "model.joblib"
+    assert main(["train", "--train", small_csv, "--model", str(path)]) == 0
+    mlp = load_model(path).named_steps["mlp"]
+    for key, value in get_recipe("default").items():
+        assert repr(mlp.get_params()[key]) == repr(value), key
+    argv = ["train", "--recipe", "plain", "--epochs", "2", "--hidden", "16"]
+    assert main([*argv, "--train", small_csv, "--model", str(path)]) == 0
+    mlp = load_model(path).named_steps["mlp"]
+    assert (mlp.max_iter, mlp.hidden_layer_sizes) == (2, (16,))
+    assert mlp.learning_rate == get_recipe("plain").get("learning_rate", "constant")
+    assert mlp.augment is None and mlp.dropout == get_recipe("plain")["dropout"]
+
+
+def test_unknown_recipe_is_a_usage_error(tmp_path, capsys):
+    rc = main(["train", "--recipe", "nope", "--model", str(tmp_path / "m.joblib")])
+    err = _assert_one_line_error(capsys, rc)
+    assert "--recipe" in err and "best" in err
+
+
+def test_recipes_lists_every_recipe_with_all_its_parameters(capsys):
+    from skdigits import RECIPES
+
+    assert main(["recipes"]) == 0
+    out = capsys.readouterr().out
+    for name, params in RECIPES.items():
+        assert re.search(rf"^{name}( \(default\))?$", out, re.M), name
+        for key in params:
+            assert f"  {key} = " in out
+    assert "elasticdistortion" in out and "measured:" in out

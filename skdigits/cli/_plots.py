@@ -28,6 +28,9 @@ def require_matplotlib():
 def write_plots(model, X, y, out_dir):
     """Write the loss curve, confusion matrix and worst-errors gallery as PNGs.
 
+    When the classifier trains with an augmenter (its ``augment`` parameter),
+    also ``augmented.png``: a digit of each class beside copies drawn by it.
+
     Parameters
     ----------
     model : fitted classifier or Pipeline ending in one
@@ -55,6 +58,8 @@ def write_plots(model, X, y, out_dir):
         "confusion_matrix.png": _confusion(y, y_pred),
         "misclassified.png": _gallery(X, y, y_pred, proba.max(axis=1)),
     }
+    if getattr(_final_step(model), "augment", None) is not None:
+        figures["augmented.png"] = _augmented(model, X, y)
     paths = []
     for name, figure in figures.items():
         paths.append(_save(figure, out_dir / name))
@@ -64,6 +69,21 @@ def write_plots(model, X, y, out_dir):
 def _final_step(model):
     steps = getattr(model, "steps", None)
     return steps[-1][1] if steps else model
+
+
+def _augmented(model, X, y):
+    """The first digit of each class beside copies drawn by the augmenter.
+
+    The digits go through the pipeline's steps before the classifier first
+    (PixelScaler), so the augmenter sees them as it does in training.
+    """
+    from skdigits.augment import plot_augmented
+
+    first = np.unique(y, return_index=True)[1][:10]
+    X_seen = X[first]
+    for _, step in getattr(model, "steps", [])[:-1]:
+        X_seen = step.transform(X_seen)
+    return plot_augmented(_final_step(model).augment, X_seen, n_images=len(first))
 
 
 def _figure(**kwargs):

@@ -1,0 +1,304 @@
+"""What the commands share: argument types, model options, loaders, errors.
+
+A command module imports from here; nothing here imports a command.  The one
+place that turns a known error into one line, ``skdigits: error: ...``, and
+exit status 2 is :func:`run_command` (errors raised while running a command)
+together with :class:`_Parser` (usage errors found while parsing).
+"""
+
+import argparse
+import sys
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from skdigits import NumpyMLPClassifier, PixelScaler, load_model
+from skdigits._activations import ACTIVATIONS
+from skdigits._recipes import RECIPES, get_recipe
+from skdigits.datasets import load_mnist_csv, load_mnist_sample, sample_path
+
+# Defaults of `skdigits train` (and the base model of `skdigits grid-search`):
+# the "default" recipe, where they are set.
+DEFAULT_RECIPE = "default"
+_DEFAULT = RECIPES[DEFAULT_RECIPE]
+DEFAULT_HIDDEN = tuple(_DEFAULT["hidden_layer_sizes"])
+DEFAULT_ACTIVATION = _DEFAULT["activation"]
+DEFAULT_SOLVER = _DEFAULT["solver"]
+DEFAULT_EPOCHS = _DEFAULT["max_iter"]
+DEFAULT_BATCH_SIZE = _DEFAULT["batch_size"]
+DEFAULT_LEARNING_RATE = _DEFAULT["learning_rate_init"]
+DEFAULT_ALPHA = _DEFAULT["alpha"]
+DEFAULT_DROPOUT = _DEFAULT["dropout"]
+DEFAULT_EARLY_STOPPING = False
+DEFAULT_SEED = 0
+
+# The model options and the NumpyMLPClassifier parameter each one sets; an
+# option given on the command line overrides the recipe's value.
+OPTION_PARAMS = {
+    "hidden": "hidden_layer_sizes",
+    "activation": "activation",
+    "solver": "solver",
+    "epochs": "max_iter",
+    "batch_size": "batch_size",
+    "learning_rate": "learning_rate_init",
+    "alpha": "alpha",
+    "dropout": "dropout",
+    "early_stopping": "early_stopping",
+}
+
+SOLVERS = ("adam", "sgd", "lbfgs")
+
+# Exit status of a run stopped by a known error (as argparse's usage errors).
+ERROR_STATUS = 2
+
+
+class CommandError(ValueError):
+    """A problem with the user's input, reported as one line and exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line: ``skdigits: error: ...``."""
+
+    def error(self, message):
+        self.exit(ERROR_STATUS, f"skdigits: error: {_one_line(message)}\n")
+
+
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
+def run_command(args):
+    """Run ``args.run(args)``; return the exit status.
+
+    A known error (``ValueError``, which includes :class:`CommandError`,
+    ``OSError`` or ``ImportError``) is printed as one line on stderr and gives
+    status 2; Ctrl-C gives 130.
+    """
+    try:
+        args.run(args)
+    except (ValueError, OSError, ImportError) as exc:
+        print(f"skdigits: error: {_one_line(exc)}", file=sys.stderr)
+        return ERROR_STATUS
+    except KeyboardInterrupt:
+        print("skdigits: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+# --- argument types ---------------------------------------------------------
+
+
+def _int(text, minimum, what):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+    return value
+
+
+def _positive_int(text):
+    return _int(text, 1, "a positive integer")
+
+
+def _seed(text):
+    return _int(text, 0, "a non-negative integer seed")
+
+
+def _cv_folds(text):
+    return _int(text, 2, "a number of folds >= 2")
+
+
+def _n_jobs(text):
+    value = _int(text, -(2**31), "an integer (-1 for all cores)")
+    if value == 0:
+        raise argparse.ArgumentTypeError("must not be 0 (use -1 for all cores)")
+    return value
+
+
+def _float(text, low, high, what):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not (np.isfinite(value) and low(value) and high(value)):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+    return value
+
+
+def _positive_float(text):
+    return _float(text, lambda v: v > 0, lambda v: True, "a positive number")
+
+
+def _non_negative_float(text):
+    return _float(text, lambda v: v >= 0, lambda v: True, "a number >= 0")
+
+
+def _dropout(text):
+    return _float(text, lambda v: v >= 0, lambda v: v < 1, "a rate in [0, 1)")
+
+
+def _hidden(text):
+    """``"256,128"`` -> ``(256, 128)``, each size a positive integer."""
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer sizes such as 256,128, got {text!r}"
+        ) from None
+    if any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(
+            f"layer sizes must be positive integers, got {text!r}"
+        )
+    return sizes
+
+
+def _activation(text):
+    """A name from the registry, or comma-separated names (one per hidden layer)."""
+    names = text.split(",")
+    unknown = [name for name in names if name not in ACTIVATIONS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown activation {unknown[0]!r}; choose from "
+            + ", ".join(sorted(ACTIVATIONS))
+        )
+    return names[0] if len(names) == 1 else names
+
+
+# --- shared options ---------------------------------------------------------
+
+
+def train_csv_help():
+    """Help text of ``--train``: the bundled sample is the default."""
+    return f"training CSV (default: the bundled sample, {sample_path().name})"
+
+
+def model_options():
+    """Options shared by train and grid-search: the pipeline's hyper-parameters.
+
+    Returns
+    -------
+    parent : _Parser
+        A parser without ``--help``, to pass as ``parents=[parent]``.
+    """
+    parent = _Parser(add_help=False)
+    group = parent.add_argument_group(
+        "model",
+        "Each option overrides the recipe's value; the defaults shown are those of "
+        f"the {DEFAULT_RECIPE!r} recipe (`skdigits recipes` lists them all).",
+    )
+    add = group.add_argument
+    add(
+        "--hidden",
+        type=_hidden,
+        metavar="SIZES",
+        help="hidden layer sizes, comma-separated (default: "
+        f"{','.join(map(str, DEFAULT_HIDDEN))})",
+    )
+    add(
+        "--activation",
+        type=_activation,
+        metavar="NAME",
+        help="activation, or one per hidden layer comma-separated; "
+        f"one of {', '.join(sorted(ACTIVATIONS))} (default: {DEFAULT_ACTIVATION})",
+    )
+    add(
+        "--solver",
+        choices=SOLVERS,
+        help=f"optimizer (default: {DEFAULT_SOLVER})",
+    )
+    _add_training_options(add)
+    return parent
+
+
+def _add_training_options(add):
+    """Epochs, batch size, step, penalty, dropout, early stopping and the seed."""
+    add(
+        "--epochs",
+        type=_positive_int,
+        metavar="N",
+        help=f"maximum number of epochs (default: {DEFAULT_EPOCHS})",
+    )
+    add(
+        "--batch-size",
+        type=_positive_int,
+        metavar="N",
+        help=f"minibatch size (default: {DEFAULT_BATCH_SIZE})",
+    )
+    add(
+        "--learning-rate",
+        type=_positive_float,
+        metavar="F",
+        help=f"initial learning rate (default: {DEFAULT_LEARNING_RATE})",
+    )
+    add(
+        "--alpha",
+        type=_non_negative_float,
+        metavar="F",
+        help=f"L2 penalty (default: {DEFAULT_ALPHA})",
+    )
+    add(
+        "--dropout",
+        type=_dropout,
+        metavar="F",
+        help=f"dropout rate of the hidden layers (default: {DEFAULT_DROPOUT})",
+    )
+    add(
+        "--early-stopping",
+        action="store_true",
+        default=None,
+        help="hold out 10%% of the training data and stop when its accuracy "
+        "stops improving",
+    )
+    add(
+        "--seed",
+        type=_seed,
+        default=DEFAULT_SEED,
+        metavar="N",
+        help="random seed: same seed, same data -> same model (default: %(default)s)",
+    )
+
+
+# --- loaders and the model --------------------------------------------------
+
+
+def _load_labelled(path, command):
+    """``(X, y)`` from a CSV that must have labels; the bundled sample if None."""
+    if path is None:
+        return load_mnist_sample("train")
+    X, y = load_mnist_csv(path)
+    if y is None:
+        raise CommandError(f"{path} has no label column; {command} needs labels")
+    return X, y
+
+
+def _load_model(path):
+    """A saved classifier, refused unless it has a ``predict`` method."""
+    model = load_model(path)
+    if not hasattr(model, "predict"):
+        raise CommandError(f"{path} does not hold a classifier (no predict method)")
+    return model
+
+
+def recipe_params(args):
+    """The classifier's parameters: the recipe's, then every option given.
+
+    ``args.recipe`` (absent or None: the default recipe) names the recipe. With
+    ``--solver lbfgs``, a full-batch solver, the recipe's augmenter is left out.
+    """
+    params = get_recipe(getattr(args, "recipe", None) or DEFAULT_RECIPE)
+    for option, param in OPTION_PARAMS.items():
+        value = getattr(args, option, None)
+        if value is not None:
+            params[param] = value
+    if params.get("solver") == "lbfgs":
+        params.pop("augment", None)
+    params["random_state"] = args.seed
+    return params
+
+
+def make_pipeline(args):
+    """The model: ``PixelScaler`` then ``NumpyMLPClassifier`` with the options."""
+    mlp = NumpyMLPClassifier(**recipe_params(args))
+    return Pipeline([("scale", PixelScaler()), ("mlp", mlp)])

@@ -1,0 +1,64 @@
+"""``skdigits evaluate``: accuracy, classification report, confusion matrix."""
+
+import numpy as np
+from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
+
+from skdigits import load_bundled_model
+from skdigits.cli._common import _load_labelled, _load_model
+
+NAME = "evaluate"
+
+
+def add_parser(subparsers):
+    """Add ``evaluate`` and its options to ``subparsers``; return its parser."""
+    cmd = subparsers.add_parser(NAME, help="accuracy, report, confusion matrix")
+    cmd.add_argument(
+        "--model",
+        metavar="PATH",
+        help="model file, .skops or .joblib (default: the bundled MNIST model, "
+        "skdigits/data/mnist_default.skops)",
+    )
+    cmd.add_argument("--data", metavar="PATH", required=True, help="labelled CSV")
+    cmd.add_argument(
+        "--plots",
+        metavar="DIR",
+        help="also write PNG plots here: loss curve, confusion matrix, worst "
+        "mistakes and, for a model trained with an augmenter, augmented.png "
+        "(digits beside augmented copies) (needs matplotlib: pip install "
+        "skdigits[plots])",
+    )
+    cmd.set_defaults(run=run)
+    return cmd
+
+
+def _format_confusion(matrix, labels):
+    width = max(5, len(str(matrix.max())) + 1)
+    lines = ["true \\ predicted"]
+    lines.append("      " + "".join(f"{label:>{width}}" for label in labels))
+    for label, row in zip(labels, matrix):
+        lines.append(f"{label:>5} " + "".join(f"{n:>{width}}" for n in row))
+    return "\n".join(lines)
+
+
+def run(args):
+    """``skdigits evaluate``: accuracy, classification report, confusion matrix."""
+    if args.plots is not None:
+        from skdigits.cli._plots import require_matplotlib
+
+        require_matplotlib()
+    model = _load_model(args.model) if args.model else load_bundled_model()
+    X, y = _load_labelled(args.data, "evaluate")
+    y_pred = model.predict(X)
+    labels = np.unique(np.concatenate([y, y_pred]))
+    matrix = confusion_matrix(y, y_pred, labels=labels)
+    print(
+        f"accuracy: {accuracy_score(y, y_pred):.4f} "
+        f"({int(np.trace(matrix))}/{len(y)} images of {args.data})\n"
+    )
+    print(classification_report(y, y_pred, labels=labels, digits=4))
+    print(_format_confusion(matrix, labels))
+    if args.plots is not None:
+        from skdigits.cli._plots import write_plots
+
+        for path in write_plots(model, X, y, args.plots):
+            print(f"wrote {path}")

@@ -1,0 +1,41 @@
+"""``skdigits predict``: a Kaggle submission, ``ImageId,Label``."""
+
+from skdigits import load_bundled_model
+from skdigits._atomic import atomic_output
+from skdigits.cli._common import _load_model
+from skdigits.datasets import load_mnist_csv
+
+NAME = "predict"
+
+
+def add_parser(subparsers):
+    """Add ``predict`` and its options to ``subparsers``; return its parser."""
+    cmd = subparsers.add_parser(NAME, help="write a Kaggle submission CSV")
+    cmd.add_argument(
+        "--model",
+        metavar="PATH",
+        help="model file, .skops or .joblib (default: the bundled MNIST model, "
+        "skdigits/data/mnist_default.skops)",
+    )
+    cmd.add_argument(
+        "--data",
+        metavar="PATH",
+        required=True,
+        help="CSV with or without the label column",
+    )
+    cmd.add_argument(
+        "--output", metavar="PATH", required=True, help="submission file: ImageId,Label"
+    )
+    cmd.set_defaults(run=run)
+    return cmd
+
+
+def run(args):
+    """``skdigits predict``: a Kaggle submission, ``ImageId,Label``."""
+    model = _load_model(args.model) if args.model else load_bundled_model()
+    X, _ = load_mnist_csv(args.data)
+    labels = model.predict(X)
+    rows = [f"{i},{label}" for i, label in enumerate(labels, start=1)]
+    with atomic_output(args.output) as file:
+        file.write("ImageId,Label\n" + "\n".join(rows) + "\n")
+    print(f"wrote {len(rows)} predictions to {args.output}")

@@ -1,0 +1,63 @@
+"""``skdigits serve``: the page that reads the digit you draw, until Ctrl-C."""
+
+import argparse
+
+from skdigits import load_bundled_model
+from skdigits.cli._common import CommandError, _int, _load_model
+
+NAME = "serve"
+BUNDLED = "the bundled model (mnist_default.skops)"
+
+
+def _port(text):
+    value = _int(text, 0, "a port number 0-65535 (0: any free port)")
+    if value > 65535:
+        raise argparse.ArgumentTypeError(
+            f"expected a port number 0-65535 (0: any free port), got {value}"
+        )
+    return value
+
+
+def add_parser(subparsers):
+    """Add ``serve`` and its options to ``subparsers``; return its parser."""
+    from skdigits.serve import DEFAULT_HOST, DEFAULT_PORT
+
+    cmd = subparsers.add_parser(
+        NAME,
+        help="a local page that reads the digit you draw "
+        "(needs Pillow: pip install skdigits[images])",
+    )
+    cmd.add_argument(
+        "--model",
+        metavar="PATH",
+        help="model file, .skops or .joblib (default: the bundled MNIST model, "
+        "skdigits/data/mnist_default.skops)",
+    )
+    cmd.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help="address to listen on (default: %(default)s, this machine only; "
+        "0.0.0.0 lets anyone on the network use the page)",
+    )
+    cmd.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        metavar="N",
+        help="port (default: %(default)s; 0 picks a free one)",
+    )
+    cmd.set_defaults(run=run)
+    return cmd
+
+
+def run(args):
+    """``skdigits serve``: load the model once, serve the page until Ctrl-C."""
+    from skdigits.serve import require_pillow, serve
+
+    require_pillow()  # before loading the model, not after
+    model = _load_model(args.model) if args.model else load_bundled_model()
+    if not (hasattr(model, "predict_proba") and hasattr(model, "classes_")):
+        raise CommandError(
+            f"{args.model}: the page needs a classifier with predict_proba"
+        )
+    serve(model, args.host, args.port, model_name=args.model or BUNDLED)

@@ -1,0 +1,51 @@
+"""``skdigits serve``: a local page that reads the digit you draw, and its JSON API.
+
+The server is :class:`DigitServer` (``http.server``, a thread per connection,
+no dependency beyond Pillow); the page is ``static/index.html`` with its script
+and style beside it, package data served from memory, with no CDN, font or
+build step. :func:`serve` runs it until Ctrl-C.
+
+API:
+
+- ``GET /`` - the page.
+- ``POST /api/predict`` - body: the bytes of a PNG or JPEG image. Answers
+  ``{"digit": 7, "probabilities": [...], "image28": [[...], ...], "classes":
+  [...]}``: the digit, one probability per class, and the 28x28 pixels (0-255)
+  the model saw.
+- ``GET /api/health`` - ``{"status": "ok", ...}``.
+
+Bad input gets a 4xx status and ``{"error": "..."}``: 400 for an empty body,
+bytes that are not a PNG/JPEG image, a damaged image, or an image without a
+digit; 413 for a body over 5 MB or an image over 4096x4096 pixels (refused
+before it is decoded).
+
+>>> from sklearn.dummy import DummyClassifier
+>>> import numpy as np
+>>> model = DummyClassifier().fit(np.zeros((2, 784)), [3, 3])
+>>> server = DigitServer(model, port=0)
+>>> server.url.startswith("http://127.0.0.1:")
+True
+>>> server.server_close()
+"""
+
+from skdigits.serve._server import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    MAX_BODY_BYTES,
+    MAX_PIXELS,
+    DigitServer,
+    is_loopback,
+    require_pillow,
+    serve,
+)
+
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "MAX_BODY_BYTES",
+    "MAX_PIXELS",
+    "DigitServer",
+    "is_loopback",
+    "require_pillow",
+    "serve",
+]

@@ -1,0 +1,485 @@
+"""The HTTP server of ``skdigits serve``: the drawing page and its JSON API.
+
+A thin layer over the model. The page's files are read from package data once,
+when the server starts, and served from memory: no request path ever reaches
+the file system. ``POST /api/predict`` checks the body's size, opens it with
+Pillow, checks the pixel count the image declares before decoding it, then
+calls :func:`skdigits.preprocessing.predict_digit`, the function ``skdigits
+predict-image`` calls, so the page and the command cannot disagree.
+"""
+
+import io
+import ipaddress
+import json
+import re
+import socket
+import socketserver
+import sys
+import threading
+import traceback
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+
+from skdigits.preprocessing import predict_digit
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+#: Largest request body accepted, in bytes (5 MB); a longer one is refused
+#: with 413 before any of it is read.
+MAX_BODY_BYTES = 5_000_000
+#: Largest image accepted, in pixels (4096 x 4096, more than a 12-megapixel
+#: photo); checked on the size an image declares, before it is decoded.
+MAX_PIXELS = 4096 * 4096
+#: The image formats the API reads.
+FORMATS = ("PNG", "JPEG")
+#: Seconds a client may take to send a request, or stay idle between two.
+REQUEST_TIMEOUT = 15
+
+_CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+# The page may load only its own files and talk only to this server.
+_PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_DIGITS = re.compile(r"[0-9]+")
+
+
+class RequestError(Exception):
+    """A bad request: answered with ``status`` and ``{"error": message}``."""
+
+    def __init__(self, status, message, headers=None):
+        super().__init__(message)
+        self.status = HTTPStatus(status)
+        self.headers = headers or {}
+
+
+def require_pillow():
+    """Raise ImportError with the install command when Pillow is missing."""
+    try:
+        import PIL.Image  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "skdigits serve needs Pillow to read drawings and photos: "
+            "pip install skdigits[images]"
+        ) from None
+
+
+def page_assets():
+    """The page's files from package data: ``{url path: (content type, bytes)}``.
+
+    Only the files in ``skdigits/serve/static`` whose type the server knows
+    are listed; ``/`` is ``index.html``.
+    """
+    assets = {}
+    for item in (resources.files("skdigits.serve") / "static").iterdir():
+        suffix = "." + item.name.rpartition(".")[2]
+        if item.is_file() and suffix in _CONTENT_TYPES:
+            assets["/" + item.name] = (_CONTENT_TYPES[suffix], item.read_bytes())
+    assets["/"] = assets["/index.html"]
+    return assets
+
+
+def is_loopback(host):
+    """True when ``host`` is reachable from this machine only."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host.lower() == "localhost"
+
+
+def open_image(data):
+    """Open the bytes of a PNG or JPEG image, refusing huge ones before decoding.
+
+    Parameters
+    ----------
+    data : bytes
+        A request body.
+
+    Returns
+    -------
+    image : PIL.Image.Image
+        The decoded image.
+
+    Raises
+    ------
+    RequestError
+        400 if ``data`` is not a complete PNG or JPEG image, 413 if it declares
+        more than :data:`MAX_PIXELS` pixels.
+    """
+    from PIL import Image
+
+    try:
+        image = Image.open(io.BytesIO(data), formats=FORMATS)
+    except Image.DecompressionBombError as err:
+        raise _too_many_pixels(str(err)) from None
+    except Exception:
+        raise RequestError(
+            400,
+            "the body is not a PNG or JPEG image: send the bytes of a .png or "
+            ".jpg file, as Content-Type image/png or image/jpeg",
+        ) from None
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise _too_many_pixels(f"it is {width}x{height} pixels")
+    try:
+        image.load()
+    except Exception as err:
+        raise RequestError(
+            400,
+            f"cannot decode the {image.format} image ({_one_line(err)}); "
+            "send a complete, undamaged file",
+        ) from None
+    return image
+
+
+def _too_many_pixels(detail):
+    return RequestError(
+        413,
+        f"the image is too large to decode ({detail}); the limit is "
+        f"{MAX_PIXELS:,} pixels (4096x4096): send a smaller image",
+    )
+
+
+def prediction_json(prediction, classes):
+    """The API's answer for a :class:`~skdigits.preprocessing.DigitPrediction`."""
+    return {
+        "digit": _plain(prediction.label),
+        "probabilities": [float(p) for p in prediction.probabilities],
+        "image28": prediction.pixels.reshape(28, 28).tolist(),
+        "classes": [_plain(label) for label in classes],
+    }
+
+
+def _plain(value):
+    """A NumPy scalar as the Python value JSON can hold."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def _one_line(err):
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+class _SerialModel:
+    """``model`` whose ``predict_proba`` runs in one thread at a time.
+
+    Any estimator may be served, and not all of them are safe to call from
+    several threads at once; the image preprocessing, the slow part, still
+    runs in parallel.
+    """
+
+    def __init__(self, model):
+        self._model = model
+        self._lock = threading.Lock()
+        self.classes_ = model.classes_
+
+    def predict_proba(self, X):
+        with self._lock:
+            return self._model.predict_proba(X)
+
+
+class DigitServer(ThreadingHTTPServer):
+    """The page and its JSON API over one model, a thread per connection.
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted classifier with ``predict_proba`` and ``classes_`` taking raw
+        0-255 pixels, such as :func:`skdigits.load_bundled_model`.
+
+    host : str, default="127.0.0.1"
+        The address to listen on; the default is reachable from this machine
+        only.
+
+    port : int, default=8000
+        The port; 0 picks a free one (see :attr:`url`).
+
+    model_name : str, default=""
+        What ``GET /api/health`` says the model is.
+
+    log : file or None, default=None
+        Where refused requests and server errors are reported.
+    """
+
+    daemon_threads = True  # an idle browser connection does not delay Ctrl-C
+    request_queue_size = 64
+
+    def __init__(
+        self, model, host=DEFAULT_HOST, port=DEFAULT_PORT, *, model_name="", log=None
+    ):
+        require_pillow()
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.model = _SerialModel(model)
+        self.model_name = model_name
+        self.assets = page_assets()
+        self.log = log
+        try:
+            super().__init__((host.strip("[]"), port), _Handler)
+        except OSError as err:
+            raise OSError(
+                f"cannot listen on {host}:{port}: {err.strerror or err}; "
+                "choose another --port (or --host)"
+            ) from None
+
+    def server_bind(self):
+        # HTTPServer.server_bind looks the host name up (socket.getfqdn), which
+        # can hang for seconds without DNS; the name is not needed.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    @property
+    def url(self):
+        """The page's address, ``http://127.0.0.1:PORT/`` by default."""
+        host, port = self.server_address[:2]
+        if ipaddress.ip_address(host).is_unspecified:  # 0.0.0.0 or ::
+            host = "127.0.0.1" if self.address_family == socket.AF_INET else "::1"
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+
+    def health(self):
+        """The body of ``GET /api/health``."""
+        return {
+            "status": "ok",
+            "model": self.model_name,
+            "classes": [_plain(label) for label in self.model.classes_],
+            "max_body_bytes": MAX_BODY_BYTES,
+            "max_pixels": MAX_PIXELS,
+        }
+
+    def predict(self, body):
+        """The body of a successful ``POST /api/predict``; RequestError if bad."""
+        image = open_image(body)
+        try:
+            prediction = predict_digit(self.model, image)
+        except ValueError as err:
+            message = _one_line(err).removeprefix("<image>: ")
+            raise RequestError(
+                400,
+                f"{message}; draw one digit, or send a photo of one dark digit "
+                "on plain light paper",
+            ) from None
+        return prediction_json(prediction, self.model.classes_)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Routes: ``GET`` the page's files and ``/api/health``, ``POST /api/predict``."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive: the page sends many requests
+    server_version = "skdigits-serve"
+    sys_version = ""
+    timeout = REQUEST_TIMEOUT
+
+    def do_GET(self):
+        self._answer(self._get)
+
+    def do_POST(self):
+        self._answer(self._post)
+
+    def do_HEAD(self):
+        self._answer(self._not_allowed)
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD
+
+    def _get(self, path):
+        if path == "/api/health":
+            return self._send_json(HTTPStatus.OK, self.server.health())
+        if path == "/api/predict":
+            self._not_allowed(path)
+        content_type, body = self._asset(path)
+        headers = {"Cache-Control": "no-cache"}
+        if content_type.startswith("text/html"):
+            headers["Content-Security-Policy"] = _PAGE_POLICY
+        self._send(HTTPStatus.OK, content_type, body, headers)
+
+    def _post(self, path):
+        if path != "/api/predict":
+            self._not_allowed(path)
+        self._send_json(HTTPStatus.OK, self.server.predict(self._read_body()))
+
+    def _asset(self, path):
+        # Only exact names from the page's own files: nothing built from the
+        # request path ever reaches the file system.
+        try:
+            return self.server.assets[path]
+        except KeyError:
+            raise RequestError(
+                404,
+                f"no such page: {path[:100]!r}; the page is at /, the API at "
+                "/api/predict and /api/health",
+            ) from None
+
+    def _not_allowed(self, path):
+        allowed = {"/api/predict": "POST"}.get(path, "GET")
+        if allowed == "GET" and path != "/api/health":
+            self._asset(path)  # 404 for an unknown path
+        raise RequestError(
+            405, f"{path} answers {allowed} requests only", {"Allow": allowed}
+        )
+
+    def _read_body(self):
+        """The request body, refusing (413) one over MAX_BODY_BYTES unread."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            raise RequestError(
+                411, "send the image with a Content-Length header, not chunked"
+            )
+        lengths = set(self.headers.get_all("Content-Length") or [])
+        if not lengths:
+            raise RequestError(411, "send the image with a Content-Length header")
+        text = lengths.pop().strip()
+        if lengths or not _DIGITS.fullmatch(text):
+            raise RequestError(400, "the Content-Length header is not one number")
+        length = int(text)
+        if length == 0:
+            raise RequestError(
+                400,
+                "the request body is empty: POST the bytes of a PNG or JPEG "
+                "image of one digit",
+            )
+        if length > MAX_BODY_BYTES:
+            raise RequestError(
+                413,
+                f"the body is {length:,} bytes, over the limit of 5 MB "
+                f"({MAX_BODY_BYTES:,} bytes): send a smaller image",
+            )
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise RequestError(
+                400,
+                f"the body ended after {len(body)} of the {length} bytes its "
+                "Content-Length announced",
+            )
+        return body
+
+    def _path(self):
+        path = getattr(self, "path", "")  # unset when the request line is bad
+        return path.partition("?")[0].partition("#")[0]
+
+    def _answer(self, route):
+        try:
+            self._route(route)
+        except (ConnectionError, TimeoutError):  # the client went away
+            self.close_connection = True
+
+    def _route(self, route):
+        try:
+            route(self._path())
+        except RequestError as err:
+            self._send_error_json(err.status, str(err), err.headers)
+        except (ConnectionError, TimeoutError):
+            raise
+        except Exception:
+            self._log(traceback.format_exc())
+            self._send_error_json(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                "the server failed on this request (its console shows why); "
+                "it keeps serving",
+            )
+
+    def send_error(self, code, message=None, explain=None):
+        """Errors found by http.server itself (a malformed request) as JSON."""
+        self._send_error_json(HTTPStatus(code), message or HTTPStatus(code).phrase)
+
+    def _send_error_json(self, status, message, headers=None):
+        # The body may be unread: close the connection rather than read it.
+        self.close_connection = True
+        headers = {"Connection": "close", **(headers or {})}
+        self._send_json(status, {"error": message}, headers)
+        if status >= 400:
+            request = f"{self.command or '-'} {self._path()[:100]}"
+            self._log(f"{status.value} {request}: {message}")
+
+    def _send_json(self, status, payload, headers=None):
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        headers = {"Cache-Control": "no-store", **(headers or {})}
+        self._send(status, "application/json", body, headers)
+
+    def _send(self, status, content_type, body, headers):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def handle_expect_100(self):
+        # Refuse a too-large body before the client sends it.
+        try:
+            if self.command == "POST":
+                self._check_length_only()
+        except RequestError as err:
+            self._send_error_json(err.status, str(err))
+            return False
+        return super().handle_expect_100()
+
+    def _check_length_only(self):
+        text = (self.headers.get("Content-Length") or "0").strip()
+        if _DIGITS.fullmatch(text) and int(text) > MAX_BODY_BYTES:
+            raise RequestError(
+                413,
+                f"the body is {int(text):,} bytes, over the limit of 5 MB "
+                f"({MAX_BODY_BYTES:,} bytes): send a smaller image",
+            )
+
+    def log_request(self, code="-", size="-"):
+        pass  # successful requests are not logged; refusals are, by _log
+
+    def log_message(self, format, *args):
+        if not format.startswith("Request timed out"):  # an idle keep-alive
+            self._log(format % args)
+
+    def _log(self, text):
+        log = self.server.log
+        if log is not None:
+            print(f"skdigits serve: {text.rstrip()}", file=log, flush=True)
+
+
+def serve(model, host=DEFAULT_HOST, port=DEFAULT_PORT, *, model_name="", file=None):
+    """Serve the drawing page until Ctrl-C, then shut down cleanly.
+
+    Parameters
+    ----------
+    model : estimator
+        The classifier, as for :class:`DigitServer`.
+
+    host : str, default="127.0.0.1"
+        The address to listen on. Any address other than a loopback one (such
+        as ``0.0.0.0``) prints a warning: anyone on the network can then use
+        the page.
+
+    port : int, default=8000
+        The port; 0 picks a free one.
+
+    model_name : str, default=""
+        What ``GET /api/health`` says the model is.
+
+    file : file or None, default=None
+        Where the URL and messages go (default: standard output; warnings and
+        refused requests go to standard error).
+    """
+    out = file or sys.stdout
+    server = DigitServer(model, host, port, model_name=model_name, log=sys.stderr)
+    if not is_loopback(host):
+        print(
+            f"skdigits serve: warning: listening on {host}: anyone who can reach "
+            "this machine on the network can use the page; use --host 127.0.0.1 "
+            "to keep it on this machine",
+            file=sys.stderr,
+            flush=True,
+        )
+    print(
+        f"serving the digit page at {server.url} (Ctrl-C stops)", file=out, flush=True
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    print("stopped", file=out, flush=True)

@@ -1,0 +1,630 @@
+"""``skdigits serve``: the JSON API, its refusals, the command, and the page itself
+driven in headless Chromium."""
+
+import builtins
+import http.client
+import io
+import json
+import math
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from skdigits import load_bundled_model
+from skdigits.cli import main
+from skdigits.datasets import load_mnist_sample, sample_path
+from skdigits.preprocessing import predict_digit
+from skdigits.serve import MAX_BODY_BYTES, DigitServer, require_pillow
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROME_FLAGS = (
+    "--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage "
+    "--disable-background-networking --disable-component-update --disable-sync "
+    "--no-first-run"
+).split()
+SIDE = 280  # the page's canvas
+
+
+# --- images -----------------------------------------------------------------
+
+
+def _encode(image, fmt="PNG"):
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **({"quality": 92} if fmt == "JPEG" else {}))
+    return buffer.getvalue()
+
+
+def paper_digit(pixels):
+    """An MNIST digit as a 280x280 scan: dark ink on white, like the canvas."""
+    ink = Image.fromarray(255 - pixels.reshape(28, 28))
+    return ink.resize((SIDE, SIDE), Image.Resampling.BILINEAR)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """The first 12 digits of the test sample: ``[(label, png bytes)]``."""
+    X, y = load_mnist_sample("test")
+    return [(int(label), _encode(paper_digit(x))) for x, label in zip(X[:12], y)]
+
+
+def _chunk(kind, data):
+    crc = zlib.crc32(kind + data)
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def png_declaring(width, height):
+    """A few hundred bytes claiming ``width x height`` gray pixels, not decodable."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+        + _chunk(b"IEND", b"")
+    )
+
+
+# --- the server -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_bundled_model()
+
+
+@pytest.fixture(scope="module")
+def server(model):
+    server = DigitServer(model, port=0, model_name="the bundled model")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def call(server, method, path, body=None, headers=None):
+    """``(status, headers, body)``; a JSON body decoded."""
+    connection = http.client.HTTPConnection(*server.server_address[:2], timeout=20)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        data = response.read()
+    finally:
+        connection.close()
+    if response.getheader("Content-Type") == "application/json":
+        data = json.loads(data)
+    return response.status, response, data
+
+
+def predict(server, body, content_type="image/png"):
+    return call(server, "POST", "/api/predict", body, {"Content-Type": content_type})
+
+
+def raw_exchange(server, request, timeout=10):
+    """Send raw bytes, return what the server answers before it closes."""
+    with socket.create_connection(server.server_address[:2], timeout=timeout) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def assert_still_serves(server, digits):
+    label, png = digits[0]
+    status, _, answer = predict(server, png)
+    assert status == 200 and answer["digit"] == label
+
+
+def test_health(server):
+    status, response, answer = call(server, "GET", "/api/health")
+    assert status == 200
+    assert answer["status"] == "ok"
+    assert answer["classes"] == list(range(10))
+    assert answer["max_body_bytes"] == MAX_BODY_BYTES
+    assert response.getheader("Cache-Control") == "no-store"
+
+
+def test_page_is_self_contained(server):
+    status, response, page = call(server, "GET", "/")
+    assert status == 200
+    assert response.getheader("Content-Type") == "text/html; charset=utf-8"
+    policy = response.getheader("Content-Security-Policy")
+    assert "default-src 'none'" in policy and "script-src 'self'" in policy
+    html = page.decode()
+    for needle in ['id="canvas"', 'id="prediction"', 'id="probabilities"']:
+        assert needle in html
+    assert re.search(r'<button id="clear"', html)
+    assert 'type="file"' in html
+    for asset in re.findall(r'(?:src|href)="(/[^"]+)"', html):
+        asset_status, _, body = call(server, "GET", asset)
+        assert asset_status == 200, asset
+        assert not re.search(rb"https?://", body), f"{asset} loads something remote"
+    assert not re.search(r"https?://", html)
+
+
+def test_predict_answers_digit_probabilities_and_image(server, model, digits):
+    for label, png in digits[:3]:
+        status, _, answer = predict(server, png)
+        assert status == 200
+        expected = predict_digit(model, Image.open(io.BytesIO(png)))
+        assert answer["digit"] == expected.label == label
+        assert len(answer["probabilities"]) == 10
+        assert sum(answer["probabilities"]) == pytest.approx(1, abs=1e-5)
+        assert np.allclose(answer["probabilities"], expected.probabilities)
+        assert answer["digit"] == int(np.argmax(answer["probabilities"]))
+        image = np.array(answer["image28"])
+        assert image.shape == (28, 28) and image.min() >= 0 and image.max() == 255
+        assert np.array_equal(image.ravel(), expected.pixels)
+
+
+def test_the_bundled_model_reads_scanned_mnist_digits(server, digits):
+    read = [predict(server, png)[2]["digit"] for _, png in digits]
+    assert np.mean(np.equal(read, [label for label, _ in digits])) >= 11 / 12
+
+
+def _truncated_png(digits):
+    png = digits[0][1]
+    return png[: len(png) // 2]
+
+
+def _blank_png(_):
+    return _encode(Image.new("L", (SIDE, SIDE), 255))
+
+
+BAD_BODIES = {
+    # case: (body, status, words the error must contain)
+    "empty body": (lambda d: b"", 400, "empty"),
+    "not an image": (lambda d: b"label,pixel0\n5,0\n" * 20, 400, "not a PNG or JPEG"),
+    "GIF, not PNG/JPEG": (
+        lambda d: _encode(Image.new("L", (40, 40)), "GIF"),
+        400,
+        "not a PNG or JPEG",
+    ),
+    "truncated PNG": (_truncated_png, 400, "truncated"),
+    "no ink": (_blank_png, 400, "no digit"),
+    # Pillow's own bomb check, and ours below it; both before any decoding:
+    # these bodies hold no valid pixel data, so decoding would give a 400.
+    "30000x30000 PNG": (lambda d: png_declaring(30000, 30000), 413, "too large"),
+    "5000x5000 PNG": (lambda d: png_declaring(5000, 5000), 413, "5000x5000"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_BODIES)
+def test_bad_body_is_refused_and_the_server_keeps_serving(server, digits, case):
+    make, expected_status, words = BAD_BODIES[case]
+    status, response, answer = predict(server, make(digits))
+    assert status == expected_status
+    assert response.getheader("Content-Type") == "application/json"
+    assert words in answer["error"] and "\n" not in answer["error"]
+    assert_still_serves(server, digits)
+
+
+BAD_HEADERS = {
+    "Content-Length not a number": (b"Content-Length: 12abc\r\n\r\n", 400),
+    "no Content-Length": (b"\r\n", 411),
+    "chunked": (b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 411),
+    "two Content-Lengths": (b"Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400),
+}
+
+
+@pytest.mark.parametrize("case", BAD_HEADERS)
+def test_bad_headers_are_refused_and_the_server_keeps_serving(server, digits, case):
+    rest, expected_status = BAD_HEADERS[case]
+    answer = raw_exchange(server, b"POST /api/predict HTTP/1.1\r\nHost: x\r\n" + rest)
+    assert answer.startswith(f"HTTP/1.1 {expected_status} ".encode())
+    assert b'{"error":' in answer
+    assert_still_serves(server, digits)
+
+
+def test_body_over_5_mb_is_413_without_reading_it(server, digits):
+    # Only the headers and 1 kB are sent: the answer must come without the
+    # server waiting for (or reading) the 5 MB it was promised.
+    head = (
+        "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+        f"Content-Length: {MAX_BODY_BYTES + 1}\r\n\r\n"
+    )
+    answer = raw_exchange(server, head.encode() + b"\0" * 1000, timeout=5)
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b"over the limit of 5 MB" in answer
+    assert_still_serves(server, digits)
+
+
+def test_body_of_exactly_5_mb_is_read(server, digits):
+    status, _, answer = predict(server, b"\0" * MAX_BODY_BYTES)
+    assert status == 400 and "not a PNG" in answer["error"]
+    assert_still_serves(server, digits)
+
+
+def test_expect_100_continue_is_refused_before_the_body(server, digits):
+    head = (
+        "POST /api/predict HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+        f"Content-Length: {6 * MAX_BODY_BYTES}\r\n\r\n"
+    )
+    assert raw_exchange(server, head.encode(), timeout=5).startswith(b"HTTP/1.1 413 ")
+    assert_still_serves(server, digits)
+
+
+TRAVERSALS = [
+    "/../pyproject.toml",
+    "/../../../../etc/passwd",
+    "/%2e%2e/%2e%2e/etc/passwd",
+    "/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+    "/..%2f..%2fetc%2fpasswd",
+    "/..%5c..%5cetc%5cpasswd",
+    "/static/index.html",
+    "/static/../_server.py",
+    "/_server.py",
+    "/__init__.py",
+    "//etc/passwd",
+    "/index.html/../../_server.py",
+    "/page.js%00.html",
+    "/%252e%252e/etc/passwd",
+    "/.%2e/.%2e/etc/passwd",
+]
+
+
+def test_no_request_path_reaches_the_file_system(server, digits, monkeypatch):
+    opened = []
+
+    def spy(original):
+        def wrapper(*args, **kwargs):
+            opened.append(args[:1])
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    with monkeypatch.context() as patch:
+        for module, name in [(builtins, "open"), (io, "open"), (os, "open")]:
+            patch.setattr(module, name, spy(getattr(module, name)))
+        for name in ["stat", "lstat", "scandir", "listdir"]:
+            patch.setattr(os, name, spy(getattr(os, name)))
+        answers = [call(server, "GET", path) for path in TRAVERSALS]
+        answers.append(call(server, "POST", "/../pyproject.toml", b"x"))
+        page = call(server, "GET", "/")
+    assert opened == [], "a request touched the file system"
+    for path, (status, response, body) in zip(TRAVERSALS, answers):
+        assert status == 404, path
+        assert "no such page" in body["error"]
+    assert page[0] == 200  # served from memory
+    assert raw_exchange(server, b"GET http://example.org/../x HTTP/1.1\r\n\r\n")[
+        :13
+    ] in (b"HTTP/1.1 404 ", b"HTTP/1.1 400 ")
+    assert_still_serves(server, digits)
+
+
+def test_wrong_method_is_405_with_allow(server):
+    status, response, answer = call(server, "GET", "/api/predict")
+    assert status == 405 and response.getheader("Allow") == "POST"
+    status, response, answer = call(server, "DELETE", "/")
+    assert status == 405 and response.getheader("Allow") == "GET"
+
+
+def test_concurrent_clients_get_their_own_answers(server, model, digits):
+    """The load test, small and untimed: 6 clients, 36 requests, keep-alive."""
+    expected = {png: predict(server, png)[2]["digit"] for _, png in digits}
+
+    def client(offset):
+        connection = http.client.HTTPConnection(*server.server_address[:2], timeout=30)
+        answers = []
+        for i in range(6):
+            png = digits[(offset + i) % len(digits)][1]
+            connection.request(
+                "POST", "/api/predict", png, {"Content-Type": "image/png"}
+            )
+            response = connection.getresponse()
+            answers.append((png, response.status, json.loads(response.read())))
+        connection.close()
+        return answers
+
+    with ThreadPoolExecutor(6) as pool:
+        results = [a for answers in pool.map(client, range(6)) for a in answers]
+    assert len(results) == 36
+    for png, status, answer in results:
+        assert status == 200 and answer["digit"] == expected[png]
+
+
+# --- predict-image and the server agree -------------------------------------
+
+
+def _photo_like(pixels, seed):
+    """A digit on gray, unevenly lit, noisy paper: what a phone photo looks like."""
+    rng = np.random.default_rng(seed)
+    scan = np.asarray(paper_digit(pixels).resize((420, 380)), dtype=float)
+    light = np.linspace(0.75, 0.95, scan.shape[1])[None, :]
+    photo = scan * light + rng.normal(0, 4, scan.shape)
+    return Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).convert("RGB")
+
+
+def test_predict_image_and_the_server_agree_digit_for_digit(server, tmp_path, capsys):
+    X, _ = load_mnist_sample("test")
+    images = {}
+    for i, x in enumerate(X[20:40]):
+        image = _photo_like(x, i) if i % 2 else paper_digit(x)
+        fmt = "JPEG" if i % 3 == 0 else "PNG"
+        images[tmp_path / f"digit{i}.{fmt.lower().replace('jpeg', 'jpg')}"] = _encode(
+            image, fmt
+        )
+    for path, data in images.items():
+        path.write_bytes(data)
+    assert main(["predict-image", *map(str, images)]) == 0  # the bundled model
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(images)
+    for line, (path, data) in zip(lines, images.items()):
+        match = re.fullmatch(
+            rf"{re.escape(str(path))}: (\d) \(probability (\S+)\)", line
+        )
+        assert match, line
+        status, _, answer = predict(server, data, "image/jpeg")
+        assert status == 200
+        assert answer["digit"] == int(match[1]), path.name
+        best = max(answer["probabilities"])
+        assert f"{best:.3f}" == match[2]
+
+
+# --- the bundled model as every command's default -----------------------------
+
+
+def test_evaluate_and_predict_default_to_the_bundled_model(tmp_path, capsys):
+    assert main(["evaluate", "--data", str(sample_path("test"))]) == 0
+    accuracy = float(re.search(r"accuracy: (\d\.\d+)", capsys.readouterr().out)[1])
+    assert accuracy > 0.95
+    output = tmp_path / "submission.csv"
+    assert (
+        main(["predict", "--data", str(sample_path("test")), "--output", str(output)])
+        == 0
+    )
+    assert output.read_text().count("\n") == 1001
+
+
+# --- the command ----------------------------------------------------------------
+
+
+def _start():
+    return subprocess.Popen(
+        [sys.executable, "-m", "skdigits", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_serve_prints_the_url_and_stops_cleanly_on_ctrl_c():
+    process = _start()
+    try:
+        line = process.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert match, line
+        connection = http.client.HTTPConnection("127.0.0.1", int(match[1]), timeout=10)
+        connection.request("GET", "/api/health")
+        assert json.loads(connection.getresponse().read())["status"] == "ok"
+        connection.close()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err
+    with pytest.raises(OSError):  # the port is closed
+        socket.create_connection(("127.0.0.1", int(match[1])), timeout=2).close()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_serve_warns_when_anyone_on_the_network_can_use_it(host, monkeypatch, capsys):
+    def ctrl_c(self, poll_interval=0.5):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DigitServer, "serve_forever", ctrl_c)
+    assert main(["serve", "--host", host, "--port", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert re.search(r"http://127\.0\.0\.1:\d+/", out) and "stopped" in out
+    warned = "warning" in err and "anyone" in err and "network" in err
+    assert warned == (host == "0.0.0.0")
+
+
+def test_serve_refuses_a_port_in_use_in_one_line(capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"127.0.0.1:{port}" in err and "--port" in err
+
+
+def test_serve_without_pillow_says_how_to_install_it(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    monkeypatch.setitem(sys.modules, "PIL.Image", None)
+    with pytest.raises(ImportError, match=r"pip install skdigits\[images\]"):
+        require_pillow()
+    assert main(["serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "skdigits[images]" in err
+
+
+# --- the page in a real browser ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).exists()]
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        missing.append("selenium")
+    if missing:
+        message = f"browser tests need {', '.join(missing)}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}, and in CI they must run (.ci/run installs them)")
+        pytest.skip(message)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    profile = tempfile.mkdtemp(prefix="skdigits-chromium-")
+    options.add_argument(f"--user-data-dir={profile}")
+    options.add_argument("--window-size=880,760")
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def page(browser, server):
+    browser.get(server.url)
+    return browser
+
+
+def _element(driver, element_id):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.ID, element_id)
+
+
+def _wait_for(driver, condition, timeout=20):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+
+
+def _read(driver, state="ready"):
+    """#prediction's text once the page's answer is for what it shows."""
+    _wait_for(
+        driver, lambda d: _element(d, "prediction").get_attribute("data-state") == state
+    )
+    return _element(driver, "prediction").text
+
+
+def _segment(start, end, n=10):
+    return [
+        (start[0] + (end[0] - start[0]) * t / n, start[1] + (end[1] - start[1]) * t / n)
+        for t in range(n + 1)
+    ]
+
+
+def _arc(cx, cy, rx, ry, start_deg, end_deg, n=24):
+    angles = np.radians(np.linspace(start_deg, end_deg, n))
+    return [(cx + rx * math.sin(a), cy - ry * math.cos(a)) for a in angles]
+
+
+# Digits as strokes in canvas pixels (280x280), and the pointer drawing them.
+DRAWINGS = {
+    1: ("mouse", [_segment((150, 45), (130, 235))]),
+    7: ("touch", [_segment((75, 60), (205, 60)) + _segment((205, 60), (120, 235))[1:]]),
+    0: ("pen", [_arc(140, 140, 62, 92, 0, 365, 36)]),
+    4: (
+        "mouse",
+        [
+            _segment((150, 45), (70, 170)) + _segment((70, 170), (210, 170))[1:],
+            _segment((170, 100), (170, 240)),
+        ],
+    ),
+}
+
+
+def _draw(driver, kind, strokes):
+    from selenium.webdriver.common.actions import interaction
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.actions.pointer_input import PointerInput
+
+    canvas = _element(driver, "canvas")
+    kinds = {
+        "mouse": interaction.POINTER_MOUSE,
+        "touch": interaction.POINTER_TOUCH,
+        "pen": interaction.POINTER_PEN,
+    }
+    for points in strokes:
+        builder = ActionBuilder(
+            driver, mouse=PointerInput(kinds[kind], kind), duration=5
+        )
+        pointer = builder.pointer_action
+        # offsets are from the canvas's centre
+        offsets = [(round(x - SIDE / 2), round(y - SIDE / 2)) for x, y in points]
+        pointer.move_to(canvas, *offsets[0]).pointer_down()
+        for offset in offsets[1:]:
+            pointer.move_to(canvas, *offset)
+        pointer.pointer_up()
+        builder.perform()
+
+
+def _seen_brightness(driver):
+    return driver.execute_script(
+        "const c = document.getElementById('seen');"
+        "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        "let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i]; return s;"
+    )
+
+
+def test_page_reads_digits_drawn_with_mouse_touch_and_pen(page, tmp_path):
+    status = _element(page, "status")
+    assert "Draw a digit" in status.text and _element(page, "prediction").text == ""
+    assert _seen_brightness(page) == 0
+    for digit, (kind, strokes) in DRAWINGS.items():
+        _element(page, "clear").click()
+        assert _read(page, "empty") == ""
+        _draw(page, kind, strokes)
+        assert _read(page) == str(digit), f"drew {digit}"
+        assert _element(page, "canvas").get_attribute("data-pointer-type") == kind
+        rows = _element(page, "probabilities").find_elements("css selector", ".bar-row")
+        assert [row.find_element("css selector", ".label").text for row in rows] == [
+            str(i) for i in range(10)
+        ]
+        best = page.find_element("css selector", "#probabilities .best .label").text
+        assert best == str(digit)
+        assert _seen_brightness(page) > 0
+    shot = page.get_screenshot_as_png()
+    assert shot.startswith(b"\x89PNG") and Image.open(io.BytesIO(shot)).size[0] >= 600
+    target = os.environ.get("SKDIGITS_SCREENSHOT")
+    if target:
+        Path(target).write_bytes(shot)
+
+
+def test_page_clears_from_the_keyboard_and_says_what_to_do(page):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    _draw(page, *DRAWINGS[1])
+    assert _read(page) == "1"
+    ActionChains(page).send_keys(Keys.ESCAPE).perform()
+    assert _read(page, "empty") == ""
+    assert "Draw a digit" in _element(page, "status").text
+    _draw(page, *DRAWINGS[1])
+    assert _read(page) == "1"
+    ActionChains(page).send_keys(Keys.TAB).perform()  # Tab reaches Clear
+    assert page.execute_script("return document.activeElement.id") == "clear"
+    ActionChains(page).send_keys(Keys.ENTER).perform()
+    assert _read(page, "empty") == ""
+    ActionChains(page).send_keys(Keys.TAB).perform()  # then the file input
+    assert page.execute_script("return document.activeElement.id") == "file"
+
+
+def test_page_reads_a_photo_through_the_same_path_as_predict_image(
+    page, server, digits, tmp_path
+):
+    label, png = digits[1]
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(png)
+    _element(page, "file").send_keys(str(photo))
+    assert _read(page) == str(predict(server, png)[2]["digit"])
+    assert "photo.png" in _element(page, "status").text
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(_blank_png(None))
+    _element(page, "file").send_keys(str(blank))
+    assert _read(page, "error") == ""
+    assert "no digit" in _element(page, "status").text
