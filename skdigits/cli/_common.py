@@ -12,7 +12,7 @@ import sys
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from skdigits import NumpyMLPClassifier, PixelScaler, load_model
+from skdigits import NumpyMLPClassifier, PixelScaler, load_bundled_model, load_model
 from skdigits._activations import ACTIVATIONS
 from skdigits._recipes import RECIPES, get_recipe
 from skdigits.datasets import load_mnist_csv, load_mnist_sample, sample_path
@@ -273,8 +273,23 @@ def _load_labelled(path, command):
     return X, y
 
 
+def add_model_argument(cmd):
+    """``--model PATH`` of the commands that use a model (default: the bundled one)."""
+    cmd.add_argument(
+        "--model",
+        metavar="PATH",
+        help="model file, .skops or .joblib (default: the bundled MNIST model, "
+        "skdigits/data/mnist_default.skops)",
+    )
+
+
 def _load_model(path):
-    """A saved classifier, refused unless it has a ``predict`` method."""
+    """A saved classifier, refused unless it has a ``predict`` method.
+
+    ``None`` (no ``--model``) gives the model bundled with skdigits.
+    """
+    if path is None:
+        return load_bundled_model()
     model = load_model(path)
     if not hasattr(model, "predict"):
         raise CommandError(f"{path} does not hold a classifier (no predict method)")

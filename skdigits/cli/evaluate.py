@@ -3,8 +3,7 @@
 import numpy as np
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 
-from skdigits import load_bundled_model
-from skdigits.cli._common import _load_labelled, _load_model
+from skdigits.cli._common import _load_labelled, _load_model, add_model_argument
 
 NAME = "evaluate"
 
@@ -12,12 +11,7 @@ NAME = "evaluate"
 def add_parser(subparsers):
     """Add ``evaluate`` and its options to ``subparsers``; return its parser."""
     cmd = subparsers.add_parser(NAME, help="accuracy, report, confusion matrix")
-    cmd.add_argument(
-        "--model",
-        metavar="PATH",
-        help="model file, .skops or .joblib (default: the bundled MNIST model, "
-        "skdigits/data/mnist_default.skops)",
-    )
+    add_model_argument(cmd)
     cmd.add_argument("--data", metavar="PATH", required=True, help="labelled CSV")
     cmd.add_argument(
         "--plots",
@@ -46,7 +40,7 @@ def run(args):
         from skdigits.cli._plots import require_matplotlib
 
         require_matplotlib()
-    model = _load_model(args.model) if args.model else load_bundled_model()
+    model = _load_model(args.model)
     X, y = _load_labelled(args.data, "evaluate")
     y_pred = model.predict(X)
     labels = np.unique(np.concatenate([y, y_pred]))

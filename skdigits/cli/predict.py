@@ -1,8 +1,7 @@
 """``skdigits predict``: a Kaggle submission, ``ImageId,Label``."""
 
-from skdigits import load_bundled_model
 from skdigits._atomic import atomic_output
-from skdigits.cli._common import _load_model
+from skdigits.cli._common import _load_model, add_model_argument
 from skdigits.datasets import load_mnist_csv
 
 NAME = "predict"
@@ -11,12 +10,7 @@ NAME = "predict"
 def add_parser(subparsers):
     """Add ``predict`` and its options to ``subparsers``; return its parser."""
     cmd = subparsers.add_parser(NAME, help="write a Kaggle submission CSV")
-    cmd.add_argument(
-        "--model",
-        metavar="PATH",
-        help="model file, .skops or .joblib (default: the bundled MNIST model, "
-        "skdigits/data/mnist_default.skops)",
-    )
+    add_model_argument(cmd)
     cmd.add_argument(
         "--data",
         metavar="PATH",
@@ -32,7 +26,7 @@ def add_parser(subparsers):
 
 def run(args):
     """``skdigits predict``: a Kaggle submission, ``ImageId,Label``."""
-    model = _load_model(args.model) if args.model else load_bundled_model()
+    model = _load_model(args.model)
     X, _ = load_mnist_csv(args.data)
     labels = model.predict(X)
     rows = [f"{i},{label}" for i, label in enumerate(labels, start=1)]

@@ -1,7 +1,11 @@
 """``skdigits predict-image``: the digit in each image and its probability."""
 
-from skdigits import load_bundled_model
-from skdigits.cli._common import CommandError, _load_model, _one_line
+from skdigits.cli._common import (
+    CommandError,
+    _load_model,
+    _one_line,
+    add_model_argument,
+)
 from skdigits.preprocessing import predict_digit
 
 NAME = "predict-image"
@@ -13,12 +17,7 @@ def add_parser(subparsers):
         NAME,
         help="classify image files (needs Pillow: pip install skdigits[images])",
     )
-    cmd.add_argument(
-        "--model",
-        metavar="PATH",
-        help="model file, .skops or .joblib (default: the bundled MNIST model, "
-        "skdigits/data/mnist_default.skops)",
-    )
+    add_model_argument(cmd)
     cmd.add_argument("images", metavar="IMAGE", nargs="+")
     cmd.set_defaults(run=run)
     return cmd
@@ -30,7 +29,7 @@ def run(args):
     Reads each image with :func:`skdigits.preprocessing.predict_digit`, as the
     page of ``skdigits serve`` does.
     """
-    model = _load_model(args.model) if args.model else load_bundled_model()
+    model = _load_model(args.model)
     for path in args.images:
         try:
             prediction = predict_digit(model, path)

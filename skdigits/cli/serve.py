@@ -2,8 +2,7 @@
 
 import argparse
 
-from skdigits import load_bundled_model
-from skdigits.cli._common import CommandError, _int, _load_model
+from skdigits.cli._common import CommandError, _int, _load_model, add_model_argument
 
 NAME = "serve"
 BUNDLED = "the bundled model (mnist_default.skops)"
@@ -27,12 +26,7 @@ def add_parser(subparsers):
         help="a local page that reads the digit you draw "
         "(needs Pillow: pip install skdigits[images])",
     )
-    cmd.add_argument(
-        "--model",
-        metavar="PATH",
-        help="model file, .skops or .joblib (default: the bundled MNIST model, "
-        "skdigits/data/mnist_default.skops)",
-    )
+    add_model_argument(cmd)
     cmd.add_argument(
         "--host",
         default=DEFAULT_HOST,
@@ -55,7 +49,7 @@ def run(args):
     from skdigits.serve import require_pillow, serve
 
     require_pillow()  # before loading the model, not after
-    model = _load_model(args.model) if args.model else load_bundled_model()
+    model = _load_model(args.model)
     if not (hasattr(model, "predict_proba") and hasattr(model, "classes_")):
         raise CommandError(
             f"{args.model}: the page needs a classifier with predict_proba"
