@@ -552,7 +552,7 @@ def test_python_dash_m_and_console_script(tmp_path):
 
 @pytest.mark.fulldata
 @pytest.mark.slow
-def test_train_defaults_reach_98_percent_on_mnist(data_dir, tmp_path, capsys):
+def test_train_defaults_reach_98_8_percent_on_mnist(data_dir, tmp_path, capsys):
     argv = [
         "train",
         "--train",
@@ -565,7 +565,9 @@ def test_train_defaults_reach_98_percent_on_mnist(data_dir, tmp_path, capsys):
     start = time.monotonic()
     assert main(argv) == 0
     minutes = (time.monotonic() - start) / 60
-    assert _float_after("test accuracy", capsys.readouterr().out) >= 0.98
+    # the default recipe's bar (issue 11): >= 98.8% in <= 5 minutes on 2 cores;
+    # the time is only a loose guard here (a shared machine can be slow)
+    assert _float_after("test accuracy", capsys.readouterr().out) >= 0.988
     assert minutes < 10
 
 
