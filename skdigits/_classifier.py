@@ -662,6 +662,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
                     best_theta[:] = net.theta
                 self._report(net, time.perf_counter() - start)
                 optimizer.iteration_ends(self.t_)
+                optimizer.flush_negligible(net.theta)
                 if self._should_stop(optimizer) or incremental:
                     break
                 if self.n_iter_ == self.max_iter and self.learning_rate != "cosine":

@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from skdigits._kernels import kernels
+from skdigits._network import flush_negligible
 
 
 class _FlatOptimizer:
@@ -69,6 +70,18 @@ class _FlatOptimizer:
     def iteration_ends(self, time_step):
         """Called after each epoch with the number of samples seen so far."""
 
+    def _state(self):
+        """The optimizer's state vectors, laid out like ``theta``."""
+        return ()
+
+    def flush_negligible(self, theta):
+        """Zero the negligible entries of ``theta`` and of the optimizer's state.
+
+        Called once an epoch: see :func:`skdigits._network.flush_negligible`.
+        """
+        for values in (theta, *self._state()):
+            flush_negligible(values)
+
     def trigger_stopping(self, msg, verbose):
         """Whether to stop when the loss stalls; adaptive schedules decay instead."""
         if verbose:
@@ -105,6 +118,9 @@ class SGD(_FlatOptimizer):
         self.nesterov = bool(nesterov)
         self.power_t = float(power_t)
         self.velocity = np.zeros_like(theta)
+
+    def _state(self):
+        return (self.velocity,)
 
     def step(self, theta, grad, work=None, decay=0.0, n_decay=0):
         """Update ``theta`` in place from ``grad``; ``work`` is scratch space.
@@ -169,6 +185,9 @@ class Adam(_FlatOptimizer):
         self.t = 0
         self.m = np.zeros_like(theta)
         self.v = np.zeros_like(theta)
+
+    def _state(self):
+        return (self.m, self.v)
 
     def step(self, theta, grad, work, decay=0.0, n_decay=0):
         """Update ``theta`` in place from ``grad``; ``work`` is scratch space.
