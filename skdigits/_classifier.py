@@ -704,9 +704,11 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         rows = weights.rows(X.shape[0])
         if not self.early_stopping:
             return rows, None
-        stratify = (
-            labels[rows] if labels is not None and _can_stratify(labels[rows]) else None
-        )
+        # scikit-learn's rule, to the letter: stratify when there is one output
+        # unit (a binary target), on the binarized column, and let
+        # train_test_split raise its own error for a class of one member.
+        # Multiclass (softmax) and multilabel targets are split unstratified.
+        stratify = Y[rows].astype(bool) if self.n_outputs_ == 1 else None
         train, val = train_test_split(
             rows,
             random_state=self._random_state,
@@ -891,7 +893,12 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         return proba
 
     def predict_log_proba(self, X):
-        """Log of the probability of each class, computed in the log domain.
+        """Log of the probability of each class, ``np.log(predict_proba(X))``.
+
+        Computed as scikit-learn's ``MLPClassifier`` computes it, so the two
+        agree to the last bit of the logarithm; a probability that underflows
+        to 0 gives ``-inf``. (A log-domain log-softmax, finite for any logits,
+        is ``Output.log_proba`` in ``skdigits._losses``.)
 
         Parameters
         ----------
@@ -901,13 +908,10 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         log_y_prob : ndarray of shape (n_samples, n_classes)
-            Equal to ``log(predict_proba(X))`` but finite where the
-            probability underflows to 0.
+            Log-probabilities in the order of ``classes_``.
         """
-        net, Z = self._logits(X)
-        if self._label_binarizer.y_type_ == "binary":
-            return net.output.log_proba(np.hstack([-Z, Z]))
-        return net.output.log_proba(Z)
+        y_prob = self.predict_proba(X)
+        return np.log(y_prob, out=y_prob)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -949,11 +953,6 @@ def _balanced_weights(classes, labels, sample_weight):
 def _squeeze(Z, n_outputs):
     """The logits as LabelBinarizer.inverse_transform expects them."""
     return Z.ravel() if n_outputs == 1 else Z
-
-
-def _can_stratify(labels):
-    _, counts = np.unique(labels, return_counts=True)
-    return counts.min() >= 2
 
 
 class _Batches:

@@ -30,7 +30,10 @@ class Output:
 
     ``loss_and_proba(Z, Y)`` returns the per-sample losses (a vector)
     and overwrites ``Z`` with the probabilities; ``proba(Z)`` does the latter only;
-    ``log_proba(Z)`` returns the log-probabilities, computed in the log domain.
+    ``log_proba(Z)`` returns the log-probabilities, computed in the log domain
+    (finite where a probability underflows to 0). The estimator's
+    ``predict_log_proba`` does not use it: like scikit-learn's, it returns
+    ``np.log(predict_proba(X))``, so a drop-in user gets the same numbers.
     """
 
     loss_and_proba: Callable
