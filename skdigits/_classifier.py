@@ -33,8 +33,8 @@ from threadpoolctl import threadpool_limits
 
 from skdigits._activations import ACTIVATIONS
 from skdigits._dropout import DropoutMasks, row_keys
-from skdigits._losses import mean_loss
-from skdigits._network import Network, Workspace
+from skdigits._losses import OUTPUTS, mean_loss
+from skdigits._network import Network, Workspace, logits
 from skdigits._optimizers import OPTIMIZERS
 
 # An epoch whose mean data loss exceeds this many times that of a uniform
@@ -574,15 +574,6 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             self.best_validation_score_ = -np.inf if self.early_stopping else None
             self.best_loss_ = None if self.early_stopping else np.inf
 
-    def _network_for_predict(self, X):
-        dtype = np.result_type(X.dtype, self.coefs_[0].dtype)
-        hidden = [c.shape[1] for c in self.coefs_[:-1]]
-        units = [self.coefs_[0].shape[0], *hidden, self.n_outputs_]
-        activations = self._per_layer("activation", hidden, self._check_activation)
-        net = Network(units, activations, self.out_activation_, dtype)
-        net.set_params(self.coefs_, self.intercepts_)
-        return net
-
     # ------------------------------------------------------------- lbfgs
     def _fit_lbfgs(self, net, X, Y, weights):
         rows = weights.rows(X.shape[0])
@@ -847,13 +838,20 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             dtype=(np.float64, np.float32),
             reset=False,
         )
-        net = self._network_for_predict(X)
-        return net, net.logits(X)
+        # the fitted arrays as they are (cast only if X's dtype is wider): a
+        # prediction copies no weights
+        dtype = np.result_type(X.dtype, self.coefs_[0].dtype)
+        coefs = [W.astype(dtype, copy=False) for W in self.coefs_]
+        intercepts = [b.astype(dtype, copy=False) for b in self.intercepts_]
+        hidden = [W.shape[1] for W in coefs[:-1]]
+        names = self._per_layer("activation", hidden, self._check_activation)
+        activations = [ACTIVATIONS[name] for name in names]
+        return logits(X, coefs, intercepts, activations)
 
     def _output_proba(self, X):
         """The output layer's probabilities (one column for binary targets)."""
-        net, Z = self._logits(X)
-        return net.output.proba(Z)
+        Z = self._logits(X)  # checks that the estimator is fitted
+        return OUTPUTS[self.out_activation_].proba(Z)
 
     def _labels(self, proba):
         """Class labels from output-layer probabilities."""

@@ -167,16 +167,7 @@ class Network:
 
     def logits(self, X):
         """Output pre-activations for ``X``, allocating fresh arrays (no dropout)."""
-        A = X
-        for W, b, act in zip(self.coefs, self.intercepts, self.activations):
-            Z = _dot(A, W, np.empty((X.shape[0], W.shape[1]), self.dtype))
-            Z += b
-            A = act.forward(Z, Z)
-        Z = _dot(
-            A, self.coefs[-1], np.empty((X.shape[0], self.layer_units[-1]), self.dtype)
-        )
-        Z += self.intercepts[-1]
-        return Z
+        return logits(X, self.coefs, self.intercepts, self.activations)
 
     def forward(self, X, ws, masks=None):
         """Training forward pass of a batch into workspace ``ws``; returns logits."""
