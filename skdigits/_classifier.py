@@ -966,21 +966,24 @@ class _Batches:
         self.Ybuf = np.empty((batch_size, Y.shape[1]), Y.dtype)
 
     def __call__(self, order):
+        # the epoch's row order, once; each batch's indices are then a view
+        if order is not None:
+            rows = order if self.contiguous else self.rows[order]
+        elif not self.contiguous:
+            rows = self.rows
+        else:
+            rows = None
         for start in range(0, self.n_rows, self.batch_size):
             stop = min(start + self.batch_size, self.n_rows)
-            if order is None and self.contiguous:
+            if rows is None:
                 idx = slice(start, stop)
                 yield idx, self.X[idx], self.Y[idx]
                 continue
-            idx = (
-                self.rows[order[start:stop]]
-                if order is not None
-                else self.rows[start:stop]
-            )
+            idx = rows[start:stop]
             yield (
                 idx,
                 self._gather(idx),
-                np.take(self.Y, idx, axis=0, out=self.Ybuf[: idx.size], mode="clip"),
+                self.Y.take(idx, axis=0, out=self.Ybuf[: idx.size], mode="clip"),
             )
 
     def _gather(self, idx):
@@ -988,7 +991,7 @@ class _Batches:
             return self.X[idx]
         # mode="clip": with the default mode="raise" numpy buffers ``out``,
         # which costs a copy of the whole of X per batch.
-        return np.take(self.X, idx, axis=0, out=self.Xbuf[: idx.size], mode="clip")
+        return self.X.take(idx, axis=0, out=self.Xbuf[: idx.size], mode="clip")
 
 
 class _RowWeights:

@@ -85,7 +85,7 @@ class DropoutMasks:
                 masks.append(None)
                 continue
             keep = self.rng.random((unique.size, width), dtype=self.dtype) >= rate
-            mask = keep.astype(self.dtype)
-            mask *= 1.0 / (1.0 - rate)
+            # 0 or 1 / (1 - p) in one pass (not astype, then a scaling pass)
+            mask = np.multiply(keep, self.dtype.type(1.0 / (1.0 - rate)))
             masks.append(mask[inverse])
         return masks

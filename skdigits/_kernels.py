@@ -27,6 +27,25 @@ import warnings
 
 import numpy as np
 
+#: Bytes of each vector a chunk of the numpy passes covers. A step makes ten
+#: or more passes over five vectors; chunks of 256 KiB keep all five (1.25 MiB)
+#: in a core's L2 cache from the first pass to the last, instead of streaming
+#: every pass from L3 or memory. The passes are element-wise, so the chunking
+#: changes no result.
+CHUNK_BYTES = 1 << 18
+
+
+def _in_chunks(theta, n_decay, *vectors):
+    """``(n_decay, theta, *vectors)`` of each chunk, as views."""
+    size = max(CHUNK_BYTES // theta.itemsize, 1)
+    for start in range(0, theta.size, size):
+        stop = start + size
+        yield (
+            min(max(n_decay - start, 0), size),
+            theta[start:stop],
+            *(vector[start:stop] for vector in vectors),
+        )
+
 
 def _decayed(decay, n_decay, theta, grad, work):
     """``grad + decay * theta`` on the first ``n_decay`` entries, in ``work``.
@@ -45,8 +64,14 @@ def sgd(lr, mu, nesterov, decay, n_decay, theta, grad, work, velocity):
     """SGD with momentum: ``v = mu v - lr g``, then ``theta += v``.
 
     With Nesterov's momentum ``theta += mu v - lr g`` instead; ``g`` is
-    ``grad`` plus the decay term, ``work`` is scratch space.
+    ``grad`` plus the decay term, ``work`` is scratch space. The passes run
+    chunk by chunk (:func:`_in_chunks`).
     """
+    for c in _in_chunks(theta, n_decay, grad, work, velocity):
+        _sgd_passes(lr, mu, nesterov, decay, c[0], c[1], c[2], c[3], c[4])
+
+
+def _sgd_passes(lr, mu, nesterov, decay, n_decay, theta, grad, work, velocity):
     grad = _decayed(decay, n_decay, theta, grad, work)
     velocity *= mu
     np.multiply(grad, lr, out=work)
@@ -63,8 +88,14 @@ def adam(b1, b2, eps, lr, decay, n_decay, theta, grad, work, m, v):
     """Adam on pre-scaled moments: ``m = b1 m + g``, ``v = b2 v + g^2``.
 
     Then ``theta -= lr m / (sqrt(v) + eps)``; ``g`` is ``grad`` plus the decay
-    term, ``work`` is scratch space.
+    term, ``work`` is scratch space. The passes run chunk by chunk
+    (:func:`_in_chunks`).
     """
+    for c in _in_chunks(theta, n_decay, grad, work, m, v):
+        _adam_passes(b1, b2, eps, lr, decay, c[0], c[1], c[2], c[3], c[4], c[5])
+
+
+def _adam_passes(b1, b2, eps, lr, decay, n_decay, theta, grad, work, m, v):
     grad = _decayed(decay, n_decay, theta, grad, work)
     m *= b1
     m += grad
