@@ -1,4 +1,4 @@
-"""Time to accuracy: training seconds until the MNIST test accuracy first reaches 98% and 99%.
+"""Time to accuracy: training seconds until MNIST test accuracy reaches 98% and 99%.
 
 Trains skdigits' recipes (``skdigits recipes`` lists them) and scikit-learn's
 ``MLPClassifier`` in one run on the full MNIST CSVs, scores the 10,000 test images
@@ -111,7 +111,8 @@ def _cell(hit):
 def _describe(params):
     keep = ("hidden_layer_sizes", "learning_rate", "max_iter", "dropout", "augment")
     # one line per table cell: an augmenter's repr may wrap
-    return ", ".join(f"{k}={' '.join(repr(params[k]).split())}" for k in keep if k in params)
+    cells = (f"{k}={' '.join(repr(params[k]).split())}" for k in keep if k in params)
+    return ", ".join(cells)
 
 
 def report(state, curves):
