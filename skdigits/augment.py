@@ -43,6 +43,7 @@ is :math:`c = ((w - 1)/2, (h - 1)/2)`.
 
 import functools
 import math
+import weakref
 from numbers import Integral, Real
 
 import numpy as np
@@ -68,6 +69,30 @@ _PAIR = (tuple, list, np.ndarray)
 
 
 # --------------------------------------------------------------------- base
+
+
+# The parameter values each augmenter last validated (kept outside the objects,
+# so that nothing of it is pickled or saved).
+_VALIDATED = weakref.WeakKeyDictionary()
+
+
+def _validate_once(estimator):
+    """scikit-learn's ``_validate_params``, skipped while the values are unchanged.
+
+    An augmenter is called once per training minibatch; validating its
+    parameters every time was about a tenth of a chain's call. The values
+    last validated are compared by ``==``, so a parameter replaced by
+    ``set_params`` is validated again.
+    """
+    names = estimator._parameter_constraints
+    values = tuple(getattr(estimator, name) for name in names)
+    try:
+        if _VALIDATED.get(estimator) == values:
+            return
+    except (TypeError, ValueError):  # e.g. an array compared element-wise
+        pass
+    estimator._validate_params()
+    _VALIDATED[estimator] = values
 
 
 class _Augmenter(BaseEstimator):
@@ -266,7 +291,7 @@ class RandomAffine(_Geometric):
 
     def _ranges(self):
         """The four ranges as checked pairs; a ValueError names a bad one."""
-        self._validate_params()
+        _validate_once(self)
         _check_shape(self.image_shape, type(self).__name__)
         name = type(self).__name__
         rotation = _symmetric_range(self.rotation, "rotation", name)
@@ -425,7 +450,7 @@ class ElasticDistortion(_Geometric):
 
     def _drawer(self):
         """``draw`` with the parameters checked once: a function of (n, rng)."""
-        self._validate_params()
+        _validate_once(self)
         h, w = _check_shape(self.image_shape, type(self).__name__)
         if self.alpha == 0:
             return lambda n, rng: None
@@ -482,6 +507,12 @@ def gaussian_matrix(n, sigma, truncate=4.0):
     -------
     G : ndarray of shape (n, n), float32
     """
+    return _gaussian_matrix(int(n), float(sigma), float(truncate))
+
+
+@functools.lru_cache(maxsize=16)
+def _gaussian_matrix(n, sigma, truncate):
+    """:func:`gaussian_matrix`, built once per ``(n, sigma, truncate)`` (read-only)."""
     radius = int(truncate * sigma + 0.5)
     k = np.arange(-radius, radius + 1)
     kernel = np.exp(-0.5 * (k / sigma) ** 2)
@@ -489,7 +520,9 @@ def gaussian_matrix(n, sigma, truncate=4.0):
     offsets = np.arange(n)[None, :] - np.arange(n)[:, None]
     inside = np.abs(offsets) <= radius
     G = np.where(inside, kernel[np.clip(offsets + radius, 0, 2 * radius)], 0.0)
-    return G.astype(np.float32)
+    G = G.astype(np.float32)
+    G.flags.writeable = False
+    return G
 
 
 # ------------------------------------------------------------------- Chain
@@ -656,7 +689,7 @@ class Chain(_BaseComposition):
 
     def _active_steps(self):
         """The augmenters that are not 'passthrough', after checking the list."""
-        self._validate_params()
+        _validate_once(self)
         names = [name for name, _ in self.steps] if _named(self.steps) else None
         if names is None:
             raise ValueError(
