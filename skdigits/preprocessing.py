@@ -6,6 +6,7 @@
 array([[0. , 0.2, 1. ]], dtype=float32)
 """
 
+import functools
 import os
 from typing import NamedTuple
 
@@ -355,13 +356,18 @@ def _bright_ink(gray, name):
     dark = np.max(background - smooth)
     light = np.max(smooth - background)
     contrast = max(dark, light)
+    ink = background - gray if dark > light else gray - background
+    ink = np.clip(ink - 3 * noise, 0, None)
     if contrast < MIN_CONTRAST:
         raise ValueError(
             f"{name}: no digit found: the image is blank (the ink differs from "
             f"the background by {contrast:.0f} of 255 gray levels)"
         )
-    ink = background - gray if dark > light else gray - background
-    ink = np.clip(ink - 3 * noise, 0, None)
+    if not ink.any():
+        raise ValueError(
+            f"{name}: no digit found: no ink stands out of the image's noise "
+            f"({noise:.0f} gray levels) over more than a pixel or two"
+        )
     return ink / ink.max()
 
 
@@ -371,32 +377,47 @@ def _background(gray):
     A plane follows the even change of light across a photo; border pixels far
     from the first fit (ink touching the border) are left out of the second.
     """
-    ring = max(1, min(gray.shape) // 20)
-    border = np.zeros(gray.shape, dtype=bool)
+    border, design = _border_design(gray.shape)
+    values = gray[border]
+    keep = slice(None)
+    for _ in range(2):
+        kept = design[:, keep]
+        # least squares through the 3x3 normal equations: the coordinates are
+        # centred, so they are well conditioned; lstsq copes with a 1-pixel side
+        coef = np.linalg.lstsq(kept @ kept.T, kept @ values[keep], rcond=None)[0]
+        residual = np.abs(values - coef @ design)
+        noise = 1.4826 * np.median(residual[keep])
+        keep = residual <= 3 * noise + 1
+    rows, cols = (np.arange(n) - (n - 1) / 2 for n in gray.shape)
+    return coef[0] * rows[:, None] + coef[1] * cols + coef[2], noise
+
+
+@functools.lru_cache(maxsize=16)
+def _border_design(shape):
+    """The border ring of an image of ``shape`` (a mask) and the (3, n) matrix
+    of its pixels' centred row and column numbers and ones, for
+    :func:`_background`; the same shapes recur (the page's drawings)."""
+    ring = max(1, min(shape) // 20)
+    border = np.zeros(shape, dtype=bool)
     border[:ring] = border[-ring:] = True
     border[:, :ring] = border[:, -ring:] = True
     rows, cols = np.nonzero(border)
-    design = np.column_stack([rows, cols, np.ones(len(rows))])
-    values = gray[border]
-    keep = np.ones(len(values), dtype=bool)
-    for _ in range(2):
-        coef = np.linalg.lstsq(design[keep], values[keep], rcond=None)[0]
-        residual = np.abs(values - design @ coef)
-        noise = 1.4826 * np.median(residual[keep])
-        keep = residual <= 3 * noise + 1
-    plane = coef[0] * np.arange(gray.shape[0])[:, None] + coef[1] * np.arange(
-        gray.shape[1]
+    design = np.vstack(
+        [rows - (shape[0] - 1) / 2, cols - (shape[1] - 1) / 2, np.ones(len(rows))]
     )
-    return plane + coef[2], noise
+    border.flags.writeable = design.flags.writeable = False
+    return border, design
 
 
 def _ink_box(ink):
     """Slices of the bounding box of the ink, leaving out small specks."""
     labels, n_parts = ndimage.label(ink > INK_THRESHOLD, structure=np.ones((3, 3)))
     sizes = np.bincount(labels.ravel())[1:]
-    keep = np.flatnonzero(sizes >= MIN_PART * sizes.max()) + 1
-    rows, cols = np.nonzero(np.isin(labels, keep))
-    return slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1)
+    keep = np.concatenate([[False], sizes >= MIN_PART * sizes.max()])
+    mask = keep[labels]
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
 def _thicken(crop):

@@ -11,6 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from skdigits import preprocessing
 from skdigits.preprocessing import PixelScaler, image_to_mnist
 
 Image = pytest.importorskip("PIL.Image")
@@ -197,6 +198,33 @@ def test_blank_image_is_refused_naming_the_file(tmp_path):
     Image.new("L", (200, 300), 240).save(path)
     with pytest.raises(ValueError, match=r"blank\.png.*blank"):
         image_to_mnist(path)
+
+
+def test_a_speck_lost_in_the_noise_is_refused_as_no_digit_not_a_numpy_error():
+    # 2x2 paper with one black pixel: nothing survives the noise floor; this
+    # once divided by a zero maximum and failed deep inside NumPy
+    page = np.full((2, 2), 220, dtype=np.uint8)
+    page[0, 0] = 0
+    with pytest.raises(ValueError, match=r"<array>: no digit found: no ink stands"):
+        image_to_mnist(page)
+
+
+@pytest.mark.parametrize("shape", [(140, 140), (37, 211), (1, 50), (80, 30)])
+def test_background_plane_is_the_least_squares_fit_to_the_border(shape):
+    rng = np.random.default_rng(0)
+    rows, cols = np.indices(shape)
+    gray = 180 + 0.3 * rows - 0.2 * cols + rng.normal(0, 0.1, shape)
+    gray[: shape[0] // 8, :1] = 0  # ink touching the border: left out of the fit
+    plane, noise = preprocessing._background(gray)
+    ring = max(1, min(shape) // 20)
+    border = np.ones(shape, dtype=bool)
+    border[ring:-ring, ring:-ring] = False
+    keep = border & (gray > 50)
+    design = np.column_stack([rows[keep], cols[keep], np.ones(keep.sum())])
+    coef = np.linalg.lstsq(design, gray[keep], rcond=None)[0]
+    expected = coef[0] * rows + coef[1] * cols + coef[2]
+    np.testing.assert_allclose(plane, expected, atol=1e-9)
+    assert 0.05 < noise < 0.2
 
 
 def test_missing_file_and_non_image_are_refused_naming_the_file(tmp_path):
