@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,7 +28,7 @@ from skdigits import load_bundled_model
 from skdigits.cli import main
 from skdigits.datasets import load_mnist_sample, sample_path
 from skdigits.preprocessing import predict_digit
-from skdigits.serve import MAX_BODY_BYTES, DigitServer, require_pillow
+from skdigits.serve import MAX_BODY_BYTES, DigitServer, default_workers, require_pillow
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -338,6 +339,56 @@ def test_concurrent_clients_get_their_own_answers(server, model, digits):
         assert status == 200 and answer["digit"] == expected[png]
 
 
+# --- worker processes ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pooled(model):
+    """The server with the model's work in 2 worker processes, as ``serve`` runs."""
+    server = DigitServer(model, port=0, workers=2)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def test_workers_answer_exactly_as_the_server_thread_does(server, pooled, digits):
+    assert call(pooled, "GET", "/api/health")[2]["workers"] == 2
+    for _, png in digits:
+        here, there = predict(server, png), predict(pooled, png)
+        assert here[0] == there[0] == 200
+        assert here[2] == there[2]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not an image", png_declaring(30000, 30000), b"\x89PNG\r\n\x1a\n" + b"\0" * 40],
+    ids=["not-an-image", "declares-30000x30000", "truncated"],
+)
+def test_refusals_from_a_worker_are_the_same_refusals(server, pooled, digits, body):
+    here, there = predict(server, body), predict(pooled, body)
+    assert here[0] == there[0] and here[0] in (400, 413)
+    assert here[2] == there[2]
+    blank = _encode(Image.new("L", (140, 140), 255))
+    assert predict(server, blank)[2] == predict(pooled, blank)[2]
+    assert_still_serves(pooled, digits)
+
+
+def test_concurrent_clients_through_workers(pooled, digits):
+    expected = {png: predict(pooled, png)[2]["digit"] for _, png in digits}
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda d: predict(pooled, d[1]), digits * 4))
+    assert [a[2]["digit"] for a in answers] == [expected[p] for _, p in digits * 4]
+
+
+def test_a_killed_worker_costs_no_request(pooled, digits):
+    os.kill(pooled.pool.pids()[0], signal.SIGKILL)
+    assert_still_serves(pooled, digits)
+    assert len(pooled.pool.pids()) == 2
+
+
 # --- predict-image and the server agree -------------------------------------
 
 
@@ -394,33 +445,86 @@ def test_evaluate_and_predict_default_to_the_bundled_model(tmp_path, capsys):
 # --- the command ----------------------------------------------------------------
 
 
-def _start():
+def _start(*options):
     return subprocess.Popen(
-        [sys.executable, "-m", "skdigits", "serve", "--port", "0"],
+        [sys.executable, "-m", "skdigits", "serve", "--port", "0", *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
 
 
-def test_serve_prints_the_url_and_stops_cleanly_on_ctrl_c():
-    process = _start()
+def _children(pid):
+    """The process ids whose parent is ``pid`` (Linux)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                if int(stat.read().rpartition(")")[2].split()[1]) == pid:
+                    children.append(int(entry))
+        except (OSError, ValueError):
+            pass
+    return children
+
+
+def _wait_gone(pids, seconds=20):
+    """Wait until none of ``pids`` runs; fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while running := [pid for pid in pids if os.path.exists(f"/proc/{pid}")]:
+        states = [open(f"/proc/{pid}/stat").read().split()[2] for pid in running]
+        if set(states) <= {"Z"}:  # exited, not yet reaped: gone
+            return
+        assert time.monotonic() < deadline, f"processes {running} outlived the server"
+        time.sleep(0.2)
+
+
+def _health(port):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", "/api/health")
+    answer = json.loads(connection.getresponse().read())
+    connection.close()
+    return answer
+
+
+@pytest.mark.parametrize("workers", [None, "0", "2"])
+def test_serve_prints_the_url_and_stops_cleanly_on_ctrl_c(workers):
+    process = _start(*(["--workers", workers] if workers else []))
     try:
         line = process.stdout.readline()
         match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
         assert match, line
-        connection = http.client.HTTPConnection("127.0.0.1", int(match[1]), timeout=10)
-        connection.request("GET", "/api/health")
-        assert json.loads(connection.getresponse().read())["status"] == "ok"
-        connection.close()
+        health = _health(int(match[1]))
+        assert health["status"] == "ok"
+        assert health["workers"] == (int(workers) if workers else default_workers())
+        workers_running = _children(process.pid)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=20)
     finally:
         process.kill()
     assert process.returncode == 0, err
     assert "stopped" in out and "Traceback" not in err
+    _wait_gone(workers_running)
     with pytest.raises(OSError):  # the port is closed
         socket.create_connection(("127.0.0.1", int(match[1])), timeout=2).close()
+
+
+def test_workers_stop_when_the_server_is_killed():
+    process = _start("--workers", "2")
+    try:
+        assert "http://" in process.stdout.readline()
+        workers = _children(process.pid)
+        assert len(workers) >= 2
+    finally:
+        process.kill()
+        process.communicate(timeout=20)
+    _wait_gone(workers)
+
+
+def test_serve_refuses_a_negative_number_of_workers(capsys):
+    assert main(["serve", "--workers", "-1"]) == 2
+    assert "expected a number of worker processes, 0 or more, got -1" in (
+        capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])

@@ -17,9 +17,13 @@ def _port(text):
     return value
 
 
+def _workers(text):
+    return _int(text, 0, "a number of worker processes, 0 or more")
+
+
 def add_parser(subparsers):
     """Add ``serve`` and its options to ``subparsers``; return its parser."""
-    from skdigits.serve import DEFAULT_HOST, DEFAULT_PORT
+    from skdigits.serve import DEFAULT_HOST, DEFAULT_PORT, MAX_DEFAULT_WORKERS
 
     cmd = subparsers.add_parser(
         NAME,
@@ -40,13 +44,22 @@ def add_parser(subparsers):
         metavar="N",
         help="port (default: %(default)s; 0 picks a free one)",
     )
+    cmd.add_argument(
+        "--workers",
+        type=_workers,
+        default=None,
+        metavar="N",
+        help="processes that read and classify the images, so that concurrent "
+        "requests use several cores (default: one per core, at most "
+        f"{MAX_DEFAULT_WORKERS}; 0: all in the server's process)",
+    )
     cmd.set_defaults(run=run)
     return cmd
 
 
 def run(args):
     """``skdigits serve``: load the model once, serve the page until Ctrl-C."""
-    from skdigits.serve import require_pillow, serve
+    from skdigits.serve import default_workers, require_pillow, serve
 
     require_pillow()  # before loading the model, not after
     model = _load_model(args.model)
@@ -54,4 +67,7 @@ def run(args):
         raise CommandError(
             f"{args.model}: the page needs a classifier with predict_proba"
         )
-    serve(model, args.host, args.port, model_name=args.model or BUNDLED)
+    workers = default_workers() if args.workers is None else args.workers
+    serve(
+        model, args.host, args.port, model_name=args.model or BUNDLED, workers=workers
+    )

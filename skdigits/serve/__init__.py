@@ -1,7 +1,9 @@
 """``skdigits serve``: a local page that reads the digit you draw, and its JSON API.
 
 The server is :class:`DigitServer` (``http.server``, a thread per connection,
-no dependency beyond Pillow); the page is ``static/index.html`` with its script
+no dependency beyond Pillow), with the images read and classified in worker
+processes (``--workers``, one per core by default) so that concurrent requests
+use every core; the page is ``static/index.html`` with its script
 and style beside it, package data served from memory, with no CDN, font or
 build step. :func:`serve` runs it until Ctrl-C.
 
@@ -38,14 +40,17 @@ from skdigits.serve._server import (
     require_pillow,
     serve,
 )
+from skdigits.serve._workers import MAX_DEFAULT_WORKERS, default_workers
 
 __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
     "MAX_BODY_BYTES",
+    "MAX_DEFAULT_WORKERS",
     "MAX_PIXELS",
     "DigitServer",
     "is_loopback",
     "require_pillow",
+    "default_workers",
     "serve",
 ]

@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 
 from skdigits.preprocessing import predict_digit
+from skdigits.serve._workers import WorkerPool
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -56,6 +57,9 @@ class RequestError(Exception):
         super().__init__(message)
         self.status = HTTPStatus(status)
         self.headers = headers or {}
+
+    def __reduce__(self):  # raised in a worker process, answered by the server
+        return type(self), (self.status.value, str(self), self.headers)
 
 
 def require_pillow():
@@ -145,6 +149,25 @@ def _too_many_pixels(detail):
     )
 
 
+def predict_payload(model, body):
+    """The answer to ``POST /api/predict`` with ``body``: a dict, or RequestError.
+
+    :func:`open_image`, then :func:`~skdigits.preprocessing.predict_digit`, then
+    :func:`prediction_json`; a worker process runs this on its model.
+    """
+    image = open_image(body)
+    try:
+        prediction = predict_digit(model, image)
+    except ValueError as err:
+        message = _one_line(err).removeprefix("<image>: ")
+        raise RequestError(
+            400,
+            f"{message}; draw one digit, or send a photo of one dark digit "
+            "on plain light paper",
+        ) from None
+    return prediction_json(prediction, model.classes_)
+
+
 def prediction_json(prediction, classes):
     """The API's answer for a :class:`~skdigits.preprocessing.DigitPrediction`."""
     return {
@@ -185,6 +208,11 @@ class _SerialModel:
 class DigitServer(ThreadingHTTPServer):
     """The page and its JSON API over one model, a thread per connection.
 
+    With ``workers`` > 0, images are read and classified in that many worker
+    processes (:class:`~skdigits.serve._workers.WorkerPool`), so concurrent
+    requests use several cores; with 0, in the connection's own thread, one
+    ``predict_proba`` at a time.
+
     Parameters
     ----------
     model : estimator
@@ -203,13 +231,23 @@ class DigitServer(ThreadingHTTPServer):
 
     log : file or None, default=None
         Where refused requests and server errors are reported.
+
+    workers : int, default=0
+        Worker processes for the model's work; 0 runs it in this process.
     """
 
     daemon_threads = True  # an idle browser connection does not delay Ctrl-C
     request_queue_size = 64
 
     def __init__(
-        self, model, host=DEFAULT_HOST, port=DEFAULT_PORT, *, model_name="", log=None
+        self,
+        model,
+        host=DEFAULT_HOST,
+        port=DEFAULT_PORT,
+        *,
+        model_name="",
+        log=None,
+        workers=0,
     ):
         require_pillow()
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -217,6 +255,7 @@ class DigitServer(ThreadingHTTPServer):
         self.model_name = model_name
         self.assets = page_assets()
         self.log = log
+        self.pool = None
         try:
             super().__init__((host.strip("[]"), port), _Handler)
         except OSError as err:
@@ -224,6 +263,18 @@ class DigitServer(ThreadingHTTPServer):
                 f"cannot listen on {host}:{port}: {err.strerror or err}; "
                 "choose another --port (or --host)"
             ) from None
+        if workers:  # once the port is ours
+            try:
+                self.pool = WorkerPool(model, workers)
+            except BaseException:
+                super().server_close()
+                raise
+
+    def server_close(self):
+        """Close the socket and stop the worker processes."""
+        super().server_close()
+        if self.pool is not None:
+            self.pool.close()
 
     def server_bind(self):
         # HTTPServer.server_bind looks the host name up (socket.getfqdn), which
@@ -247,21 +298,14 @@ class DigitServer(ThreadingHTTPServer):
             "classes": [_plain(label) for label in self.model.classes_],
             "max_body_bytes": MAX_BODY_BYTES,
             "max_pixels": MAX_PIXELS,
+            "workers": self.pool.workers if self.pool else 0,
         }
 
     def predict(self, body):
         """The body of a successful ``POST /api/predict``; RequestError if bad."""
-        image = open_image(body)
-        try:
-            prediction = predict_digit(self.model, image)
-        except ValueError as err:
-            message = _one_line(err).removeprefix("<image>: ")
-            raise RequestError(
-                400,
-                f"{message}; draw one digit, or send a photo of one dark digit "
-                "on plain light paper",
-            ) from None
-        return prediction_json(prediction, self.model.classes_)
+        if self.pool is not None:
+            return self.pool.run(predict_payload, body)
+        return predict_payload(self.model, body)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -443,7 +487,15 @@ class _Handler(BaseHTTPRequestHandler):
             print(f"skdigits serve: {text.rstrip()}", file=log, flush=True)
 
 
-def serve(model, host=DEFAULT_HOST, port=DEFAULT_PORT, *, model_name="", file=None):
+def serve(
+    model,
+    host=DEFAULT_HOST,
+    port=DEFAULT_PORT,
+    *,
+    model_name="",
+    file=None,
+    workers=0,
+):
     """Serve the drawing page until Ctrl-C, then shut down cleanly.
 
     Parameters
@@ -465,9 +517,15 @@ def serve(model, host=DEFAULT_HOST, port=DEFAULT_PORT, *, model_name="", file=No
     file : file or None, default=None
         Where the URL and messages go (default: standard output; warnings and
         refused requests go to standard error).
+
+    workers : int, default=0
+        Worker processes that read and classify the images (see
+        :class:`DigitServer`); 0 does it in this process.
     """
     out = file or sys.stdout
-    server = DigitServer(model, host, port, model_name=model_name, log=sys.stderr)
+    server = DigitServer(
+        model, host, port, model_name=model_name, log=sys.stderr, workers=workers
+    )
     if not is_loopback(host):
         print(
             f"skdigits serve: warning: listening on {host}: anyone who can reach "

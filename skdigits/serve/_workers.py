@@ -1,0 +1,120 @@
+"""Worker processes for ``skdigits serve``: the model's work off the server's GIL.
+
+Reading an image and classifying it is Python and small NumPy operations, which
+hold the GIL: in one process, concurrent requests take turns on one core however
+many the machine has. :class:`WorkerPool` runs that work in ``workers``
+processes instead, each with its own copy of the model (sent once, when the
+worker starts), while the server's threads only parse HTTP and write answers.
+Each worker handles one request at a time, so any estimator can be served.
+
+Workers are started with ``spawn`` on every platform (no ``fork`` of a process
+that already runs threads), and ignore Ctrl-C: the server stops them when it
+stops, and they end on their own when the server's process is killed. A worker
+that dies (killed, out of memory) breaks the pool; the pool is then started
+again and the request is tried once more on the new workers.
+"""
+
+import os
+import signal
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context, parent_process
+from multiprocessing.connection import wait
+
+#: Most worker processes :func:`default_workers` picks.
+MAX_DEFAULT_WORKERS = 4
+
+_MODEL = None  # in a worker process: the model it serves
+
+
+def default_workers():
+    """One worker per CPU core, at most :data:`MAX_DEFAULT_WORKERS`."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
+
+
+def _start_worker(model):
+    global _MODEL
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops its workers
+    threading.Thread(target=_exit_with_the_server, daemon=True).start()
+    _MODEL = model
+
+
+def _exit_with_the_server():
+    """End this worker when the server's process ends, however it ends.
+
+    A killed server closes no pipe the worker waits on (each worker holds both
+    ends of the pool's queue), so without this the worker would live on.
+    """
+    wait([parent_process().sentinel])
+    os._exit(1)
+
+
+def _call(function, *args):
+    """``function(model, *args)`` in a worker, on the model it holds."""
+    return function(_MODEL, *args)
+
+
+def _pid(_):
+    return os.getpid()
+
+
+class WorkerPool:
+    """``workers`` processes that each hold a copy of ``model``.
+
+    Parameters
+    ----------
+    model : estimator
+        Picklable; each worker unpickles its own copy once.
+
+    workers : int
+        The number of processes, at least 1.
+    """
+
+    def __init__(self, model, workers):
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        self.model, self.workers = model, workers
+        self._lock = threading.Lock()
+        self._pool = self._start()
+
+    def _start(self):
+        pool = ProcessPoolExecutor(
+            self.workers,
+            mp_context=get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(self.model,),
+        )
+        # spawn every worker now, so the first requests do not wait for one
+        futures = [pool.submit(_pid, i) for i in range(self.workers)]
+        for future in futures:
+            future.result()
+        return pool
+
+    def run(self, function, *args):
+        """``function(model, *args)`` in a worker; its result or its exception.
+
+        ``function`` must be importable (a module-level function), and its
+        arguments, result and exceptions picklable.
+        """
+        pool = self._pool
+        try:
+            return pool.submit(_call, function, *args).result()
+        except BrokenProcessPool:
+            return self._restart(pool).submit(_call, function, *args).result()
+
+    def _restart(self, broken):
+        """A working pool in place of ``broken`` (once, however many threads ask)."""
+        with self._lock:
+            if self._pool is broken:
+                broken.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._start()
+            return self._pool
+
+    def pids(self):
+        """The process ids of the workers now running."""
+        return sorted(process.pid for process in self._pool._processes.values())
+
+    def close(self):
+        """Stop the workers (requests still running finish first)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)

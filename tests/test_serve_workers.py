@@ -1,0 +1,68 @@
+"""skdigits.serve._workers: the worker processes that run the model for serve."""
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+from sklearn.dummy import DummyClassifier
+
+from skdigits.serve._workers import MAX_DEFAULT_WORKERS, WorkerPool, default_workers
+
+
+def proba_and_pid(model, X):
+    """What a worker computes: the model's answer, and which process gave it."""
+    return model.predict_proba(X), os.getpid()
+
+
+def fail(model, message):
+    raise ValueError(message)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return DummyClassifier(strategy="prior").fit(np.zeros((4, 2)), [0, 1, 1, 1])
+
+
+@pytest.fixture(scope="module")
+def pool(model):
+    pool = WorkerPool(model, 2)
+    yield pool
+    pool.close()
+
+
+def test_workers_run_the_function_on_their_own_copy_of_the_model(pool, model):
+    X = np.zeros((3, 2))
+    proba, pid = pool.run(proba_and_pid, X)
+    np.testing.assert_array_equal(proba, model.predict_proba(X))
+    assert pid != os.getpid() and pid in pool.pids()
+    assert len(pool.pids()) == 2  # both started before the first request
+
+
+def test_an_exception_in_a_worker_reaches_the_caller(pool):
+    with pytest.raises(ValueError, match="not a digit"):
+        pool.run(fail, "not a digit")
+    assert pool.run(proba_and_pid, np.zeros((1, 2)))[1] in pool.pids()
+
+
+def test_a_killed_worker_is_replaced_and_the_request_still_answered(pool):
+    before = pool.pids()
+    os.kill(before[0], signal.SIGKILL)
+    time.sleep(0.5)  # the pool notices the death
+    proba, pid = pool.run(proba_and_pid, np.zeros((1, 2)))
+    assert proba.shape == (1, 2)
+    after = pool.pids()
+    assert len(after) == 2 and before[0] not in after and pid in after
+
+
+def test_workers_must_be_at_least_one(model):
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        WorkerPool(model, 0)
+
+
+def test_default_workers_is_one_per_core_within_bounds(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert default_workers() == MAX_DEFAULT_WORKERS
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert default_workers() == 1
