@@ -1,18 +1,21 @@
 """Load test of ``skdigits serve``: concurrent ``POST /api/predict`` on loopback.
 
-Starts ``python -m skdigits serve --port 0`` (the bundled model, or ``--model``)
-in its own process, then 8 client threads send 400 requests in all, each over
+Starts ``python -m skdigits serve --port 0`` (the bundled model, or ``--model``;
+its default worker processes, or ``--workers``) in its own process, then 8
+client threads send 400 requests in all, each over
 one keep-alive connection as a browser does. The bodies are what the page
 sends: 140x140 PNGs of digits, dark on white (MNIST test digits, enlarged;
 ``--side 280`` for full-size drawings).
-Prints the number of errors and the latency percentiles.
+Prints the number of errors, the latency percentiles, and the CPU time the
+server and its workers spent per request.
 
-    python benchmarks/bench_serve.py [--requests 400] [--clients 8]
+    python benchmarks/bench_serve.py [--requests 400] [--clients 8] [--workers N]
 """
 
 import argparse
 import http.client
 import io
+import json
 import os
 import re
 import signal
@@ -43,11 +46,13 @@ def page_like_pngs(side, n=40):
     return bodies
 
 
-def start_server(model):
+def start_server(model, workers=None):
     """The ``skdigits serve`` process and its port, once it prints its URL."""
     command = [sys.executable, "-m", "skdigits", "serve", "--port", "0"]
     if model:
         command += ["--model", model]
+    if workers is not None:
+        command += ["--workers", str(workers)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline()
     match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
@@ -57,14 +62,32 @@ def start_server(model):
     return process, int(match[1])
 
 
+def _stat(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rpartition(")")[2].split()
+
+
 def cpu_seconds(pid):
-    """User + system CPU seconds of process ``pid`` so far (Linux), or NaN."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds so far of process ``pid`` and of its children
+    (the worker processes), on Linux; NaN elsewhere."""
+    total = 0.0
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        try:
+            fields = _stat(entry) if entry.isdigit() else None
+        except OSError:  # ended meanwhile
+            continue
+        if fields and (int(entry) == pid or int(fields[1]) == pid):
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total if total else float("nan")
+
+
+def health(port):
+    """``GET /api/health`` of the server."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/api/health")
+    answer = json.loads(connection.getresponse().read())
+    connection.close()
+    return answer
 
 
 def client(port, bodies, n_requests, latencies, errors):
@@ -121,11 +144,17 @@ def main(argv=None):
         help="image side in pixels (default: 140, what the page sends)",
     )
     parser.add_argument("--model", help="model file (default: the bundled model)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="serve's --workers (default: serve's own default, one per core)",
+    )
     args = parser.parse_args(argv)
     state = run_state()
     bodies = page_like_pngs(args.side)
-    process, port = start_server(args.model)
+    process, port = start_server(args.model, args.workers)
     try:
+        workers = health(port)["workers"]
         run_load(port, bodies, 2 * args.clients, args.clients)  # warm-up, untimed
         cpu_before = cpu_seconds(process.pid)
         latencies, n_errors, wall = run_load(port, bodies, args.requests, args.clients)
@@ -136,7 +165,8 @@ def main(argv=None):
     ms = latencies * 1000
     print(
         f"# skdigits serve: {args.requests} POST /api/predict of "
-        f"{args.side}x{args.side} PNGs, {args.clients} clients\n"
+        f"{args.side}x{args.side} PNGs, {args.clients} clients, "
+        f"{workers} worker processes\n"
     )
     print("\n".join(machine_lines(state)) + "\n")
     print(
@@ -149,7 +179,7 @@ def main(argv=None):
                 "max ms",
                 "mean ms",
                 "req/s",
-                "server CPU ms/req",
+                "server + workers CPU ms/req",
             ],
             [
                 [
