@@ -72,6 +72,24 @@ def test_numba_steps_give_numpys_bits(backend, name, dtype, decay):
             )
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_chunked_numpy_steps_give_the_unchunked_bits(backend, monkeypatch, name, dtype):
+    # chunks of 1 KiB: the 4099 entries span many chunks, the last one partial,
+    # and the L2 term's end (n_decay=3000) falls inside a chunk
+    assert backend("numpy") == "numpy"
+    expected, expected_state = _run_steps(OPTIMIZERS[name], dtype, decay=0.03)
+    monkeypatch.setattr(_kernels, "CHUNK_BYTES", 1024)
+    assert len(list(_kernels._in_chunks(expected, 3000))) > 10
+    got, state = _run_steps(OPTIMIZERS[name], dtype, decay=0.03)
+    np.testing.assert_array_equal(got, expected)
+    for moment in ("m", "v", "velocity"):
+        if hasattr(state, moment):
+            np.testing.assert_array_equal(
+                getattr(state, moment), getattr(expected_state, moment)
+            )
+
+
 def test_fits_are_identical_under_both_backends(backend):
     _needs_numba(backend)
     X, y = load_digits(return_X_y=True)
