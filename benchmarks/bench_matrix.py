@@ -221,26 +221,36 @@ def grid_search_seconds(estimator_class, X, y, n_jobs, max_iter=GRID_MAX_ITER):
 
 
 def time_grid(X_uint8, y, repeats):
-    """``{(name, n_jobs): [seconds, ...]}`` for sklearn and ours (numpy steps)."""
+    """``{(name, n_jobs): [seconds, ...]}`` for sklearn and ours (numpy steps),
+    and for ours with numba steps (``ours-fast``, n_jobs=1 only) when numba is
+    installed."""
     from sklearn.neural_network import MLPClassifier
 
     from skdigits import NumpyMLPClassifier
 
     classes = {"sklearn": MLPClassifier, "ours": NumpyMLPClassifier}
     # before the worker pool starts: workers keep the environment they began with
+    fast = use_kernels("numba") == "numba"
     use_kernels("numpy")
     for cls in classes.values():  # start the workers and import in them
         grid_search_seconds(cls, X_uint8[:300], y[:300], 2, max_iter=1)
     times = {(name, n): [] for name in classes for n in (1, 2)}
+    if fast:
+        times["ours-fast", 1] = []
     for repeat in range(repeats):
         for n_jobs in (1, 2):
-            for name, cls in classes.items():
+            for name in (
+                n for n in ("sklearn", "ours", "ours-fast") if (n, n_jobs) in times
+            ):
+                use_kernels("numba" if name == "ours-fast" else "numpy")
+                cls = classes.get(name, NumpyMLPClassifier)
                 seconds = grid_search_seconds(cls, X_uint8, y, n_jobs)
                 times[name, n_jobs].append(seconds)
                 log(
-                    f"  repeat {repeat + 1}/{repeats} grid {name:8s} "
+                    f"  repeat {repeat + 1}/{repeats} grid {name:9s} "
                     f"n_jobs={n_jobs} {seconds:6.2f} s"
                 )
+    use_kernels("numpy")
     return times
 
 
@@ -282,11 +292,19 @@ def matrix_table(frameworks, the_cases, results):
 
 def grid_table(times):
     rows = []
+    fast = ("ours-fast", 1) in times
     for n_jobs in (1, 2):
         sk = statistics.median(times["sklearn", n_jobs])
         ours = statistics.median(times["ours", n_jobs])
-        rows.append([str(n_jobs), f"{sk:.2f}", f"{ours:.2f}", f"{ours / sk:.2f}x"])
+        row = [str(n_jobs), f"{sk:.2f}", f"{ours:.2f}", f"{ours / sk:.2f}x"]
+        if fast:
+            seconds = times.get(("ours-fast", n_jobs))
+            seconds = statistics.median(seconds) if seconds else None
+            ratio = _fmt(seconds and seconds / sk, ".2f")
+            row += [_fmt(seconds, ".2f"), ratio + ("x" if seconds else "")]
+        rows.append(row)
     header = ["n_jobs", "sklearn s", "ours s", "ours ÷ sklearn"]
+    header += ["ours-fast s", "ours-fast ÷ sklearn"] if fast else []
     return markdown_table(header, rows)
 
 
@@ -339,12 +357,10 @@ def target_lines(frameworks, the_cases, results, grid):
                 f"{ref} (target <= {TARGETS[target]})",
                 main / other <= TARGETS[target],
             )
-    if grid:
-        ratio = statistics.median(grid["ours", 1]) / statistics.median(
-            grid["sklearn", 1]
-        )
+    for name in (n for n in OURS if grid and (n, 1) in grid):
+        ratio = statistics.median(grid[name, 1]) / statistics.median(grid["sklearn", 1])
         check(
-            f"ours: Pipeline + GridSearchCV (n_jobs=1): {ratio:.3f}x sklearn "
+            f"{name}: Pipeline + GridSearchCV (n_jobs=1): {ratio:.3f}x sklearn "
             f"(target <= {TARGETS['grid']})",
             ratio <= TARGETS["grid"],
         )
