@@ -26,7 +26,7 @@ stdout, progress to stderr. Usage::
 ``ours`` is NumpyMLPClassifier with the numpy optimizer steps (the default
 install, ``SKDIGITS_KERNELS=numpy``), ``ours-fast`` with the numba steps (the
 ``fast`` extra; skipped without numba). PyTorch is timed when it is installed.
-The grid search is timed for sklearn and ``ours``.
+The grid search is timed for sklearn and ``ours`` (and ``ours-fast`` at n_jobs=1).
 """
 
 import argparse
