@@ -2,6 +2,7 @@
 driven in headless Chromium."""
 
 import builtins
+import contextlib
 import http.client
 import io
 import json
@@ -86,15 +87,23 @@ def model():
     return load_bundled_model()
 
 
-@pytest.fixture(scope="module")
-def server(model):
-    server = DigitServer(model, port=0, model_name="the bundled model")
+@contextlib.contextmanager
+def running(server):
+    """``server`` serving from a thread of this process, closed afterwards."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def server(model):
+    with running(DigitServer(model, port=0, model_name="the bundled model")) as server:
+        yield server
 
 
 def call(server, method, path, body=None, headers=None):
@@ -345,13 +354,8 @@ def test_concurrent_clients_get_their_own_answers(server, model, digits):
 @pytest.fixture(scope="module")
 def pooled(model):
     """The server with the model's work in 2 worker processes, as ``serve`` runs."""
-    server = DigitServer(model, port=0, workers=2)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with running(DigitServer(model, port=0, workers=2)) as server:
+        yield server
 
 
 def test_workers_answer_exactly_as_the_server_thread_does(server, pooled, digits):
