@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 from sklearn.dummy import DummyClassifier
 
-from skdigits.serve._workers import MAX_DEFAULT_WORKERS, WorkerPool, default_workers
+from skdigits.serve._workers import (
+    MAX_DEFAULT_WORKERS,
+    WorkerPool,
+    WorkerStartError,
+    default_workers,
+)
 
 
 def proba_and_pid(model, X):
@@ -54,6 +59,29 @@ def test_a_killed_worker_is_replaced_and_the_request_still_answered(pool):
     assert proba.shape == (1, 2)
     after = pool.pids()
     assert len(after) == 2 and before[0] not in after and pid in after
+
+
+def test_a_model_that_cannot_be_copied_says_to_serve_without_workers(model):
+    unpicklable = DummyClassifier().fit(np.zeros((2, 2)), [0, 1])
+    unpicklable.hook = lambda X: X
+    with pytest.raises(WorkerStartError, match=r"cannot be copied.*--workers 0"):
+        WorkerPool(unpicklable, 2)
+
+
+class _Unloadable(DummyClassifier):
+    """Pickles, but its workers cannot unpickle it."""
+
+    def __reduce__(self):
+        return (_fail_to_load, ())
+
+
+def _fail_to_load():
+    os._exit(3)  # as a worker dies when the model's code is missing there
+
+
+def test_workers_that_cannot_load_the_model_say_so():
+    with pytest.raises(WorkerStartError, match=r"could not start.*--workers 0"):
+        WorkerPool(_Unloadable(), 2)
 
 
 def test_workers_must_be_at_least_one(model):

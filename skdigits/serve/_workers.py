@@ -15,6 +15,7 @@ again and the request is tried once more on the new workers.
 """
 
 import os
+import pickle
 import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -26,6 +27,10 @@ from multiprocessing.connection import wait
 MAX_DEFAULT_WORKERS = 4
 
 _MODEL = None  # in a worker process: the model it serves
+
+
+class WorkerStartError(ValueError):
+    """The model cannot be served from worker processes (serve it with 0)."""
 
 
 def default_workers():
@@ -69,11 +74,24 @@ class WorkerPool:
 
     workers : int
         The number of processes, at least 1.
+
+    Raises
+    ------
+    WorkerStartError
+        If ``model`` cannot be pickled, or the workers die while loading it.
     """
 
     def __init__(self, model, workers):
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
+        try:
+            pickle.dumps(model)
+        except Exception as err:
+            raise WorkerStartError(
+                f"the model cannot be copied to worker processes ({err}); "
+                "serve it from the server's own process with workers=0 "
+                "(skdigits serve --workers 0)"
+            ) from None
         self.model, self.workers = model, workers
         self._lock = threading.Lock()
         self._pool = self._start()
@@ -87,8 +105,16 @@ class WorkerPool:
         )
         # spawn every worker now, so the first requests do not wait for one
         futures = [pool.submit(_pid, i) for i in range(self.workers)]
-        for future in futures:
-            future.result()
+        try:
+            for future in futures:
+                future.result()
+        except BrokenProcessPool:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise WorkerStartError(
+                "the worker processes could not start (they exited while loading "
+                "the model: is its code importable in a new Python process?); "
+                "serve it with workers=0 (skdigits serve --workers 0)"
+            ) from None
         return pool
 
     def run(self, function, *args):
