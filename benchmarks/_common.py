@@ -289,3 +289,17 @@ def markdown_table(header, rows):
     lines.append("|" + "|".join("---" for _ in header) + "|")
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def log(message):
+    """Progress on stderr (the report goes to stdout)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_main(main, argv=None):
+    """``main(argv)``; a missing file or a bad value is one line on stderr, exit 2."""
+    try:
+        return main(argv)
+    except (FileNotFoundError, ValueError) as exc:
+        log(f"error: {exc}")
+        return 2

@@ -35,8 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     add_data_argument,
     load_mnist,
+    log,
     machine_lines,
     markdown_table,
+    run_main,
     run_state,
 )
 
@@ -60,10 +62,6 @@ FALLBACK_RECIPE = {
         ElasticDistortion(alpha=34.0, sigma=5.0),
     ),
 }
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 def best_recipe():
@@ -217,4 +215,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

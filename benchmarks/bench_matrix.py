@@ -46,8 +46,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     add_data_argument,
     load_mnist,
+    log,
     machine_lines,
     markdown_table,
+    run_main,
     run_state,
 )
 from bench_training import FRAMEWORKS, OURS, use_kernels  # noqa: E402
@@ -67,10 +69,6 @@ TARGETS = {
     "accuracy_points": 0.3,
 }
 MAIN_CASE = ((256, 128), "float32", BATCH)  # the default-install target row
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -535,13 +533,8 @@ def blas_threads(n):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except (FileNotFoundError, ValueError) as exc:
-        log(f"error: {exc}")
-        return 2
+    return run(parse_args(argv))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

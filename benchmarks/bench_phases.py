@@ -33,8 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     add_data_argument,
     load_mnist,
+    log,
     machine_lines,
     markdown_table,
+    run_main,
     run_state,
     sgemm_gflops,
 )
@@ -45,10 +47,6 @@ from skdigits import _classifier, _losses, _network, _optimizers  # noqa: E402
 UNITS = (784, *HIDDEN, 10)
 BATCH = SETTINGS["batch_size"]
 TARGET = 0.45  # of sklearn's s/epoch, from the speed issue
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------
@@ -264,4 +262,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

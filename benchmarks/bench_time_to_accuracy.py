@@ -36,6 +36,7 @@ from _common import (  # noqa: E402
     load_mnist,
     machine_lines,
     markdown_table,
+    run_main,
     run_state,
 )
 
@@ -164,4 +165,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

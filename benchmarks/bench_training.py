@@ -37,10 +37,12 @@ from _common import (  # noqa: E402
     MallocPeak,
     add_data_argument,
     load_mnist,
+    log,
     machine_lines,
     markdown_table,
     peak_rss_mb,
     reset_peak_rss,
+    run_main,
     run_state,
     sgemm_gflops,
 )
@@ -63,10 +65,6 @@ GRID = {"alpha": [1e-4, 1e-3, 1e-2, 1e-1]}
 QUICK_ROWS = 20_000
 PREDICT_REPEATS = 5
 TARGETS = {"sklearn": 0.45, "torch": 0.75, "accuracy_points": 0.3, "memory_mb": 60}
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 def blas_threads():
@@ -655,13 +653,8 @@ def run(args):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except (FileNotFoundError, ValueError) as exc:
-        log(f"error: {exc}")
-        return 2
+    return run(parse_args(argv))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))
