@@ -1039,9 +1039,7 @@ def test_augment_sees_only_training_batches_never_validation_or_predict():
         n_iter_no_change=50,
         random_state=0,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(X, y)
+    quiet_fit(clf, X, y)
     n_val = int(np.ceil(0.25 * len(X)))
     assert aug.rows == 3 * (len(X) - n_val)
     seen = aug.rows
@@ -1054,9 +1052,7 @@ def test_augment_changes_the_model_and_the_same_seed_gives_the_same_model():
 
     def fit(augment, seed=0):
         clf = NumpyMLPClassifier((16,), augment=augment, max_iter=2, random_state=seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            return clf.fit(X, y).coefs_[0]
+        return quiet_fit(clf, X, y).coefs_[0]
 
     a, b = fit(_RecordingAugmenter()), fit(_RecordingAugmenter())
     np.testing.assert_array_equal(a, b)
@@ -1116,9 +1112,7 @@ def test_callback_can_score_the_estimator_on_each_epochs_weights():
     scores = []
     clf = NumpyMLPClassifier((16,), max_iter=3, random_state=0)
     clf.set_params(callback=lambda info: scores.append(clf.score(X, y)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(X, y)
+    quiet_fit(clf, X, y)
     assert len(scores) == 3 and len(set(scores)) == 3
     assert scores[-1] == clf.score(X, y)
 
