@@ -703,6 +703,16 @@ def test_page_reads_digits_drawn_with_mouse_touch_and_pen(page, tmp_path):
         Path(target).write_bytes(shot)
 
 
+def test_page_reads_drawings_through_worker_processes(browser, pooled):
+    # what `skdigits serve` runs by default: the page's requests answered by workers
+    browser.get(pooled.url)
+    for digit, (kind, strokes) in list(DRAWINGS.items())[:2]:
+        _element(browser, "clear").click()
+        assert _read(browser, "empty") == ""
+        _draw(browser, kind, strokes)
+        assert _read(browser) == str(digit), f"drew {digit}"
+
+
 def test_page_clears_from_the_keyboard_and_says_what_to_do(page):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
