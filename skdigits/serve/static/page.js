@@ -156,22 +156,22 @@ function showAnswer(answer, source) {
   drawSeen(answer.image28);
 }
 
-function showError(message) {
+// No answer to show: an error, or the empty canvas's hint.
+function showNoAnswer(message, state) {
   prediction.textContent = "";
   statusLine.textContent = message;
-  statusLine.classList.add("error");
-  setState("error");
+  statusLine.classList.toggle("error", state === "error");
+  setState(state);
   drawBars(null, null, null);
   drawSeen(null);
 }
 
+function showError(message) {
+  showNoAnswer(message, "error");
+}
+
 function showEmpty() {
-  prediction.textContent = "";
-  statusLine.textContent = EMPTY_HINT;
-  statusLine.classList.remove("error");
-  setState("empty");
-  drawBars(null, null, null);
-  drawSeen(null);
+  showNoAnswer(EMPTY_HINT, "empty");
 }
 
 function drawBars(classes, probabilities, digit) {
