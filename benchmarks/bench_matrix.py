@@ -52,7 +52,11 @@ from _common import (  # noqa: E402
     run_main,
     run_state,
 )
-from bench_training import FRAMEWORKS, OURS, use_kernels  # noqa: E402
+from bench_training import (  # noqa: E402
+    OURS,
+    available_frameworks,
+    use_kernels,
+)
 
 HIDDEN = ((10, 10), (100,), (128, 64), (256, 128), (1024, 1024))
 DTYPES = ("float32", "float64")
@@ -500,12 +504,7 @@ def run(args):
     state = run_state()
     log(f"loading MNIST from {args.data}")
     data = load_mnist(args.data, args.rows)
-    wanted = [FRAMEWORKS[name] for name in FRAMEWORKS if name in args.only]
-    skipped = [(f.name, f.unavailable_reason()) for f in wanted]
-    skipped = [(name, why) for name, why in skipped if why]
-    frameworks = [f for f in wanted if f.name not in dict(skipped)]
-    for name, why in skipped:
-        log(f"skipping {name}: {why}")
+    frameworks, skipped = available_frameworks(args.only)
     the_cases = [] if args.skip_matrix else cases(args)
     results, grid = {}, None
     with blas_threads(args.threads):

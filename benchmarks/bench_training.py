@@ -269,6 +269,17 @@ OURS = ("ours", "ours-fast")
 # --------------------------------------------------------------------------
 
 
+def available_frameworks(names):
+    """``(frameworks, skipped)``: the FRAMEWORKS among ``names`` that can run,
+    in FRAMEWORKS' order, and ``(name, reason)`` for those that cannot (logged)."""
+    wanted = [FRAMEWORKS[name] for name in FRAMEWORKS if name in names]
+    skipped = [(f.name, f.unavailable_reason()) for f in wanted]
+    skipped = [(name, why) for name, why in skipped if why]
+    for name, why in skipped:
+        log(f"skipping {name}: {why}")
+    return [f for f in wanted if f.name not in dict(skipped)], skipped
+
+
 def time_training(frameworks, data, epochs, repeats):
     """Interleaved fits; return {name: {"seconds": [...], "accuracy": [...], ...}}."""
     X_train, y_train, X_test, y_test = data
@@ -627,12 +638,7 @@ def run(args):
             return 1
         profile_ours(data, args.epochs)
         return 0
-    wanted = [FRAMEWORKS[name] for name in FRAMEWORKS if name in args.only]
-    skipped = [(f.name, f.unavailable_reason()) for f in wanted]
-    skipped = [(name, why) for name, why in skipped if why]
-    frameworks = [f for f in wanted if f.name not in dict(skipped)]
-    for name, why in skipped:
-        log(f"skipping {name}: {why}")
+    frameworks, skipped = available_frameworks(args.only)
     log("timing large sgemm")
     peak = sgemm_gflops()
     log("timing training (interleaved)")
