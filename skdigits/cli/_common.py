@@ -300,15 +300,17 @@ def recipe_params(args):
     """The classifier's parameters: the recipe's, then every option given.
 
     ``args.recipe`` (absent or None: the default recipe) names the recipe. With
-    ``--solver lbfgs``, a full-batch solver, the recipe's augmenter is left out.
+    ``--solver lbfgs``, a full-batch solver, the recipe's minibatch-only parts
+    (its augmenter, and its dropout unless ``--dropout`` is given) are left out.
     """
     params = get_recipe(getattr(args, "recipe", None) or DEFAULT_RECIPE)
+    if getattr(args, "solver", None) == "lbfgs":
+        params.pop("augment", None)
+        params.pop("dropout", None)
     for option, param in OPTION_PARAMS.items():
         value = getattr(args, option, None)
         if value is not None:
             params[param] = value
-    if params.get("solver") == "lbfgs":
-        params.pop("augment", None)
     params["random_state"] = args.seed
     return params
 

@@ -15,7 +15,6 @@ from skdigits.cli._common import (
     _load_labelled,
     make_pipeline,
     model_options,
-    recipe_params,
     train_csv_help,
 )
 from skdigits.datasets import load_mnist_sample, sample_path
@@ -98,9 +97,9 @@ def run(args):
     test, test_source = _test_set(args)
     source = args.train or f"the bundled sample ({sample_path().name})"
     print(f"training on {len(y)} images from {source}")
-    if recipe_params(args)["solver"] == "lbfgs":
-        print("(lbfgs reports no per-epoch progress)")
     model = make_pipeline(args)
+    if model[-1].solver == "lbfgs":
+        print("(lbfgs reports no per-epoch progress)")
     model.set_params(mlp__callback=EpochProgress())
     start = time.perf_counter()
     with warnings.catch_warnings():
