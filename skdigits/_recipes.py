@@ -78,6 +78,13 @@ RESULTS = {
         "command": "skdigits train --recipe best --train mnist_train.csv.gz "
         "--test mnist_test.csv.gz --model best.skops",
     },
+    "plain": {
+        "accuracy": "98.48%",
+        "time": "1 min 24 s",
+        "machine": "2 cores",
+        "command": "skdigits train --recipe plain --train mnist_train.csv.gz "
+        "--test mnist_test.csv.gz --model plain.skops",
+    },
 }
 
 

@@ -592,6 +592,21 @@ def test_train_uses_the_default_recipe_and_options_override_a_recipe(
     assert mlp.augment is None and mlp.dropout == get_recipe("plain")["dropout"]
 
 
+def test_train_with_lbfgs_leaves_out_the_recipes_minibatch_only_parts(
+    tmp_path, small_csv, capsys
+):
+    # the default recipe's augmenter and dropout need minibatches; --solver lbfgs
+    # drops both, but a --dropout given on the command line is kept (and refused)
+    path = tmp_path / "model.joblib"
+    argv = ["train", "--train", small_csv, "--model", str(path), "--solver", "lbfgs"]
+    assert main([*argv, "--epochs", "3"]) == 0
+    mlp = load_model(path).named_steps["mlp"]
+    assert (mlp.solver, mlp.augment, mlp.dropout) == ("lbfgs", None, 0.0)
+    assert "lbfgs reports no per-epoch progress" in capsys.readouterr().out
+    rc = main([*argv, "--dropout", "0.2"])
+    assert "dropout needs a stochastic solver" in _assert_one_line_error(capsys, rc)
+
+
 def test_unknown_recipe_is_a_usage_error(tmp_path, capsys):
     rc = main(["train", "--recipe", "nope", "--model", str(tmp_path / "m.joblib")])
     err = _assert_one_line_error(capsys, rc)
@@ -603,8 +618,12 @@ def test_recipes_lists_every_recipe_with_all_its_parameters(capsys):
 
     assert main(["recipes"]) == 0
     out = capsys.readouterr().out
+    # one block per recipe, from its name line to the next recipe's
+    blocks = re.split(r"^(\w+)(?: \(default\))?$", out, flags=re.M)[1:]
+    listed = dict(zip(blocks[::2], blocks[1::2]))
+    assert list(listed) == list(RECIPES)
     for name, params in RECIPES.items():
-        assert re.search(rf"^{name}( \(default\))?$", out, re.M), name
-        for key in params:
-            assert f"  {key} = " in out
-    assert "elasticdistortion" in out and "measured:" in out
+        keys = re.findall(r"^  (\w+) = ", listed[name], re.M)
+        assert keys == list(params), name
+        assert "measured:" in listed[name], name
+    assert "elasticdistortion" in listed["best"]

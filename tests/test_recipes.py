@@ -11,7 +11,7 @@ from skdigits import RECIPES, NumpyMLPClassifier, get_recipe
 def test_every_recipe_is_a_valid_set_of_classifier_parameters(name):
     clf = NumpyMLPClassifier(**get_recipe(name))
     clf._validate_params()  # sklearn's own parameter validation
-    assert repr(clone(clf).get_params()) == repr(clf.get_params())
+    clone(clf)  # scikit-learn's clone raises if a parameter does not round-trip
 
 
 def test_the_recipes_the_issue_asks_for_exist():
