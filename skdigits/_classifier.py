@@ -425,7 +425,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             if self.solver == "lbfgs":
                 self._fit_lbfgs(net, X, Y, weights)
             else:
-                self._fit_stochastic(net, X, Y, weights, labels, rates, incremental)
+                self._fit_stochastic(net, X, Y, weights, rates, incremental)
         if not np.isfinite(net.theta).all():
             raise ValueError(
                 "Training produced non-finite weights. Lower learning_rate_init or "
@@ -622,9 +622,9 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         net.theta[:] = result.x
 
     # -------------------------------------------------------- sgd / adam
-    def _fit_stochastic(self, net, X, Y, weights, labels, rates, incremental):
+    def _fit_stochastic(self, net, X, Y, weights, rates, incremental):
         optimizer = self._optimizer_for(net, incremental)
-        train_idx, val = self._split(X, Y, weights, labels)
+        train_idx, val = self._split(X, Y, weights)
         n_train = train_idx.size
         batch_size = self._batch_size(n_train)
         ws = Workspace(net, batch_size, dropout=any(rates))
@@ -686,7 +686,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             )
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _split(self, X, Y, weights, labels):
+    def _split(self, X, Y, weights):
         """Training row indices, and the held-out validation set if any.
 
         Rows of zero weight are left out of training: they change nothing but

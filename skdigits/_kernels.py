@@ -68,7 +68,7 @@ def sgd(lr, mu, nesterov, decay, n_decay, theta, grad, work, velocity):
     chunk by chunk (:func:`_in_chunks`).
     """
     for c in _in_chunks(theta, n_decay, grad, work, velocity):
-        _sgd_passes(lr, mu, nesterov, decay, c[0], c[1], c[2], c[3], c[4])
+        _sgd_passes(lr, mu, nesterov, decay, *c)
 
 
 def _sgd_passes(lr, mu, nesterov, decay, n_decay, theta, grad, work, velocity):
@@ -92,7 +92,7 @@ def adam(b1, b2, eps, lr, decay, n_decay, theta, grad, work, m, v):
     (:func:`_in_chunks`).
     """
     for c in _in_chunks(theta, n_decay, grad, work, m, v):
-        _adam_passes(b1, b2, eps, lr, decay, c[0], c[1], c[2], c[3], c[4], c[5])
+        _adam_passes(b1, b2, eps, lr, decay, *c)
 
 
 def _adam_passes(b1, b2, eps, lr, decay, n_decay, theta, grad, work, m, v):

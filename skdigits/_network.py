@@ -28,6 +28,8 @@ whose gradient is back-propagated with
 :math:`\\nabla b_l = \\mathbf{1}^\\top \\delta_l`.
 """
 
+import functools
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -65,8 +67,15 @@ def flush_negligible(values):
     are flushed: smaller than any step can resolve, and far enough above the
     subnormal range that nothing reaches it between two flushes.
     """
-    info = np.finfo(values.dtype)
-    np.putmask(values, np.abs(values) < info.tiny / info.eps, 0)
+    np.putmask(values, np.abs(values) < _negligible(values.dtype), 0)
+
+
+@functools.cache
+def _negligible(dtype):
+    """``tiny / eps`` of ``dtype``: below it, an entry is flushed (once per dtype,
+    not per batch)."""
+    info = np.finfo(dtype)
+    return info.tiny / info.eps
 
 
 def logits(X, coefs, intercepts, activations):

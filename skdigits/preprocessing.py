@@ -411,7 +411,7 @@ def _border_design(shape):
 
 def _ink_box(ink):
     """Slices of the bounding box of the ink, leaving out small specks."""
-    labels, n_parts = ndimage.label(ink > INK_THRESHOLD, structure=np.ones((3, 3)))
+    labels, _ = ndimage.label(ink > INK_THRESHOLD, structure=np.ones((3, 3)))
     sizes = np.bincount(labels.ravel())[1:]
     keep = np.concatenate([[False], sizes >= MIN_PART * sizes.max()])
     mask = keep[labels]

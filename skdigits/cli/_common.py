@@ -29,7 +29,6 @@ DEFAULT_BATCH_SIZE = _DEFAULT["batch_size"]
 DEFAULT_LEARNING_RATE = _DEFAULT["learning_rate_init"]
 DEFAULT_ALPHA = _DEFAULT["alpha"]
 DEFAULT_DROPOUT = _DEFAULT["dropout"]
-DEFAULT_EARLY_STOPPING = False
 DEFAULT_SEED = 0
 
 # The model options and the NumpyMLPClassifier parameter each one sets; an

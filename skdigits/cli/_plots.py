@@ -80,9 +80,7 @@ def _augmented(model, X, y):
     from skdigits.augment import plot_augmented
 
     first = np.unique(y, return_index=True)[1][:10]
-    X_seen = X[first]
-    for _, step in getattr(model, "steps", [])[:-1]:
-        X_seen = step.transform(X_seen)
+    X_seen = model[:-1].transform(X[first]) if hasattr(model, "steps") else X[first]
     return plot_augmented(_final_step(model).augment, X_seen, n_images=len(first))
 
 
