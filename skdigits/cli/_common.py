@@ -87,12 +87,12 @@ def run_command(args):
 # --- argument types ---------------------------------------------------------
 
 
-def _int(text, minimum, what):
+def _int(text, minimum, what, maximum=None):
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-    if value < minimum:
+    if value < minimum or (maximum is not None and value > maximum):
         raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
     return value
 
@@ -282,8 +282,9 @@ def add_model_argument(cmd):
     )
 
 
-def _load_model(path):
-    """A saved classifier, refused unless it has a ``predict`` method.
+def _load_model(path, proba=False):
+    """A saved classifier, refused unless it has a ``predict`` method (and,
+    with ``proba``, ``predict_proba`` and ``classes_``, for reading images).
 
     ``None`` (no ``--model``) gives the model bundled with skdigits.
     """
@@ -292,6 +293,10 @@ def _load_model(path):
     model = load_model(path)
     if not hasattr(model, "predict"):
         raise CommandError(f"{path} does not hold a classifier (no predict method)")
+    if proba and not (hasattr(model, "predict_proba") and hasattr(model, "classes_")):
+        raise CommandError(
+            f"{path}: reading images needs a classifier with predict_proba"
+        )
     return model
 
 

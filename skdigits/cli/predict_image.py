@@ -29,7 +29,7 @@ def run(args):
     Reads each image with :func:`skdigits.preprocessing.predict_digit`, as the
     page of ``skdigits serve`` does.
     """
-    model = _load_model(args.model)
+    model = _load_model(args.model, proba=True)
     for path in args.images:
         try:
             prediction = predict_digit(model, path)

@@ -1,20 +1,13 @@
 """``skdigits serve``: the page that reads the digit you draw, until Ctrl-C."""
 
-import argparse
-
-from skdigits.cli._common import CommandError, _int, _load_model, add_model_argument
+from skdigits.cli._common import _int, _load_model, add_model_argument
 
 NAME = "serve"
 BUNDLED = "the bundled model (mnist_default.skops)"
 
 
 def _port(text):
-    value = _int(text, 0, "a port number 0-65535 (0: any free port)")
-    if value > 65535:
-        raise argparse.ArgumentTypeError(
-            f"expected a port number 0-65535 (0: any free port), got {value}"
-        )
-    return value
+    return _int(text, 0, "a port number 0-65535 (0: any free port)", 65535)
 
 
 def _workers(text):
@@ -62,11 +55,7 @@ def run(args):
     from skdigits.serve import default_workers, require_pillow, serve
 
     require_pillow()  # before loading the model, not after
-    model = _load_model(args.model)
-    if not (hasattr(model, "predict_proba") and hasattr(model, "classes_")):
-        raise CommandError(
-            f"{args.model}: the page needs a classifier with predict_proba"
-        )
+    model = _load_model(args.model, proba=True)
     workers = default_workers() if args.workers is None else args.workers
     serve(
         model, args.host, args.port, model_name=args.model or BUNDLED, workers=workers
