@@ -26,7 +26,7 @@ import threading
 import time
 
 import numpy as np
-from _common import machine_lines, markdown_table, run_state
+from _common import machine_lines, markdown_table, run_main, run_state
 from PIL import Image
 
 from skdigits.datasets import load_mnist_sample
@@ -199,4 +199,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -317,11 +317,12 @@ def test_no_request_path_reaches_the_file_system(server, digits, monkeypatch):
     assert_still_serves(server, digits)
 
 
-def test_wrong_method_is_405_with_allow(server):
+def test_wrong_method_is_405_with_allow(server, digits):
     status, response, answer = call(server, "GET", "/api/predict")
     assert status == 405 and response.getheader("Allow") == "POST"
     status, response, answer = call(server, "DELETE", "/")
     assert status == 405 and response.getheader("Allow") == "GET"
+    assert_still_serves(server, digits)
 
 
 def test_concurrent_clients_get_their_own_answers(server, model, digits):
@@ -501,6 +502,8 @@ def test_serve_prints_the_url_and_stops_cleanly_on_ctrl_c(workers):
         assert health["status"] == "ok"
         assert health["workers"] == (int(workers) if workers else default_workers())
         workers_running = _children(process.pid)
+        # the workers (and, with any, multiprocessing's resource tracker)
+        assert len(workers_running) >= health["workers"]
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=20)
     finally:

@@ -368,6 +368,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self):
         """The request body, refusing (413) one over MAX_BODY_BYTES unread."""
+        length = self._content_length()
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise RequestError(
+                400,
+                f"the body ended after {len(body)} of the {length} bytes its "
+                "Content-Length announced",
+            )
+        return body
+
+    def _content_length(self):
+        """The body's length from the headers: RequestError 411, 400 or 413
+        unless it is one number from 1 to MAX_BODY_BYTES."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             raise RequestError(
                 411, "send the image with a Content-Length header, not chunked"
@@ -391,14 +404,7 @@ class _Handler(BaseHTTPRequestHandler):
                 f"the body is {length:,} bytes, over the limit of 5 MB "
                 f"({MAX_BODY_BYTES:,} bytes): send a smaller image",
             )
-        body = self.rfile.read(length)
-        if len(body) < length:
-            raise RequestError(
-                400,
-                f"the body ended after {len(body)} of the {length} bytes its "
-                "Content-Length announced",
-            )
-        return body
+        return length
 
     def _path(self):
         path = getattr(self, "path", "")  # unset when the request line is bad
@@ -456,23 +462,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def handle_expect_100(self):
-        # Refuse a too-large body before the client sends it.
+        # Refuse a too-large (or unannounced) body before the client sends it.
         try:
             if self.command == "POST":
-                self._check_length_only()
+                self._content_length()
         except RequestError as err:
             self._send_error_json(err.status, str(err))
             return False
         return super().handle_expect_100()
-
-    def _check_length_only(self):
-        text = (self.headers.get("Content-Length") or "0").strip()
-        if _DIGITS.fullmatch(text) and int(text) > MAX_BODY_BYTES:
-            raise RequestError(
-                413,
-                f"the body is {int(text):,} bytes, over the limit of 5 MB "
-                f"({MAX_BODY_BYTES:,} bytes): send a smaller image",
-            )
 
     def log_request(self, code="-", size="-"):
         pass  # successful requests are not logged; refusals are, by _log
