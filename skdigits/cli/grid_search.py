@@ -36,7 +36,7 @@ from sklearn.model_selection import ParameterGrid, StratifiedKFold
 from sklearn.utils.parallel import Parallel, delayed
 
 from skdigits import save_model
-from skdigits._journal import FitJournal, fingerprint, jsonable
+from skdigits._journal import FitJournal, fingerprint
 from skdigits._persistence import check_save_path
 from skdigits.cli._common import (
     CommandError,
@@ -178,10 +178,7 @@ def run(args):
             print(f"all {search.n_fits} fits reused; nothing to run", flush=True)
     results = search.results(journal.fits)
     _print_ranking(results)
-    best = clone(pipeline).set_params(**clone(results.best_params_, safe=False))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        best.fit(X, y)
+    best = _fit(pipeline, results.best_params_, X, y)
     save_model(best, args.model)
     print(f"saved the best model (refit on all {len(y)} images) to {args.model}")
 
@@ -354,6 +351,15 @@ class SearchResults:
         self.best_score_ = float(mean_score[self.best_index_])
 
 
+def _fit(estimator, params, X, y):
+    """A fresh copy of ``estimator`` with ``params``, fitted (--epochs is the plan:
+    no ConvergenceWarning)."""
+    model = clone(estimator).set_params(**clone(params, safe=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, y)
+
+
 def fit_and_score(estimator, params, data, candidate, fold):
     """Fit a clone of ``estimator`` with ``params`` on one fold; score it.
 
@@ -379,17 +385,14 @@ def fit_and_score(estimator, params, data, candidate, fold):
     """
     X, y, splits = data
     train, test = splits[fold]
-    model = clone(estimator).set_params(**clone(params, safe=False))
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # --epochs is the plan
-        model.fit(X[train], y[train])
+    model = _fit(estimator, params, X[train], y[train])
     fit_time = time.perf_counter() - start
     score = float(accuracy_score(y[test], model.predict(X[test])))
     return {
         "candidate": candidate,
         "fold": fold,
-        "params": jsonable(params),
+        "params": params,  # made plain JSON by FitJournal.append
         "test_score": score,
         "fit_time": fit_time,
         "score_time": time.perf_counter() - start - fit_time,
