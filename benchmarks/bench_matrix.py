@@ -54,6 +54,7 @@ from _common import (  # noqa: E402
 )
 from bench_training import (  # noqa: E402
     OURS,
+    _fmt,
     available_frameworks,
     use_kernels,
 )
@@ -264,10 +265,6 @@ def time_grid(X_uint8, y, repeats):
 def _median(results, key, name, field="seconds"):
     entry = results.get((key, name))
     return statistics.median(entry[field]) if entry and entry[field] else None
-
-
-def _fmt(value, spec):
-    return "n/a" if value is None else format(value, spec)
 
 
 def matrix_table(frameworks, the_cases, results):
@@ -495,8 +492,11 @@ def parse_args(argv):
         parser.error("--threads must be at least 1")
     if min(args.repeats, args.epochs, args.grid_repeats) < 1:
         parser.error("--repeats, --epochs and --grid-repeats must be at least 1")
-    if args.rows is not None and args.rows < GRID_ROWS:
-        parser.error(f"--rows must be at least {GRID_ROWS:,} (the grid search's rows)")
+    if args.rows is not None and args.rows < GRID_ROWS and not args.skip_grid:
+        parser.error(
+            f"--rows must be at least {GRID_ROWS:,} (the grid search's rows), "
+            "or pass --skip-grid"
+        )
     return args
 
 

@@ -10,6 +10,11 @@ Prints the number of errors, the latency percentiles, and the CPU time the
 server and its workers spent per request.
 
     python benchmarks/bench_serve.py [--requests 400] [--clients 8] [--workers N]
+    python benchmarks/bench_serve.py --steps [--side 280]   # one request's steps
+
+``--steps`` starts no server: it times, in this process, the steps of one
+request (decoding, ``image_to_mnist``, ``predict_proba``, the JSON answer) on
+the same PNGs, median milliseconds over 10 rounds of the 40 images.
 """
 
 import argparse
@@ -133,6 +138,36 @@ def run_load(port, bodies, n_requests, n_clients):
     return np.array(latencies), len(errors), time.perf_counter() - start
 
 
+def time_steps(bodies, model_path, rounds=10):
+    """Median ms per image of each step of a request, in this process."""
+    from skdigits.cli._common import _load_model
+    from skdigits.preprocessing import image_to_mnist
+    from skdigits.serve._server import open_image, predict_payload
+
+    model = _load_model(model_path, proba=True)
+    images = [open_image(body) for body in bodies]
+    pixels = [image_to_mnist(image)[None, :] for image in images]
+    steps = {
+        "open_image (decode)": lambda i: open_image(bodies[i]),
+        "image_to_mnist": lambda i: image_to_mnist(images[i]),
+        "predict_proba": lambda i: model.predict_proba(pixels[i]),
+        "whole answer (predict_payload + JSON)": lambda i: json.dumps(
+            predict_payload(model, bodies[i])
+        ),
+    }
+    times = {}
+    for name, step in steps.items():
+        step(0)  # warm-up
+        rounds_ms = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for i in range(len(bodies)):
+                step(i)
+            rounds_ms.append(1000 * (time.perf_counter() - start) / len(bodies))
+        times[name] = statistics.median(rounds_ms)
+    return times
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400)
@@ -149,9 +184,21 @@ def main(argv=None):
         type=int,
         help="serve's --workers (default: serve's own default, one per core)",
     )
+    parser.add_argument(
+        "--steps",
+        action="store_true",
+        help="time one request's steps in this process instead (no server)",
+    )
     args = parser.parse_args(argv)
     state = run_state()
     bodies = page_like_pngs(args.side)
+    if args.steps:
+        times = time_steps(bodies, args.model)
+        print(f"# One request's steps, {args.side}x{args.side} PNGs, in one process\n")
+        print("\n".join(machine_lines(state)) + "\n")
+        rows = [[name, f"{ms:.2f}"] for name, ms in times.items()]
+        print(markdown_table(["step", "median ms per image"], rows))
+        return 0
     process, port = start_server(args.model, args.workers)
     try:
         workers = health(port)["workers"]

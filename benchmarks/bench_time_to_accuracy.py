@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     add_data_argument,
     load_mnist,
+    log,
     machine_lines,
     markdown_table,
     run_main,
@@ -61,11 +62,9 @@ class Curve:
         elapsed = (self.seconds[-1] if self.seconds else 0.0) + seconds
         self.seconds.append(elapsed)
         self.accuracy.append(float(model.score(self.X_test, self.y_test)))
-        print(
+        log(
             f"{self.name}: epoch {len(self.seconds)}, {elapsed:.0f} s, "
-            f"test {100 * self.accuracy[-1]:.2f}%",
-            file=sys.stderr,
-            flush=True,
+            f"test {100 * self.accuracy[-1]:.2f}%"
         )
 
     def reached(self, threshold):
