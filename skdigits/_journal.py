@@ -4,8 +4,8 @@ A long grid search that dies (a lost cluster, Ctrl-C, a reboot) keeps every fit
 it had finished: each one is appended to the journal and flushed to disk as it
 ends, so a kill leaves only complete lines (a torn last line is ignored on
 read). The first line is a header holding a :func:`fingerprint` of the search
-(the data, every candidate, the cv splits and the base estimator); a journal is
-reused only by a search with the same fingerprint.
+(the data, every candidate, the cv splits, the base estimator and the scoring);
+a journal is reused only by a search with the same fingerprint.
 
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "best.skops.fits.jsonl"
@@ -21,7 +21,6 @@ reused only by a search with the same fingerprint.
 """
 
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -31,18 +30,19 @@ from typing import NamedTuple
 import numpy as np
 
 from skdigits._atomic import atomic_output
+from skdigits._fingerprint import differing_parts, hash_arrays, hash_json, jsonable
 
 FORMAT = "skdigits grid-search fits"
 VERSION = 1
 # What a fingerprint covers, in the order a mismatch is reported.
-PARTS = ("data", "grid", "cv", "estimator")
+PARTS = ("data", "grid", "cv", "estimator", "scoring")
 _RECORD_KEYS = {"candidate", "fold", "params", "test_score", "fit_time", "score_time"}
 
 
 # --- the fingerprint ----------------------------------------------------------
 
 
-def fingerprint(X, y, candidates, splits, estimator_params):
+def fingerprint(X, y, candidates, splits, estimator_params, scoring=None):
     """Digests of everything a fit's result depends on.
 
     Parameters
@@ -58,56 +58,24 @@ def fingerprint(X, y, candidates, splits, estimator_params):
     estimator_params : dict
         ``get_params()`` of the base estimator; estimators and other objects
         inside it are described by their class and ``get_params()``.
+    scoring : object, default=None
+        What scores a fit (a scorer name, a scorer, or None for the
+        estimator's ``score``); described by :func:`jsonable`.
 
     Returns
     -------
     marks : dict of str to str
-        A SHA-256 hex digest for each of ``"data"``, ``"grid"``, ``"cv"`` and
-        ``"estimator"``.
+        A SHA-256 hex digest for each of ``PARTS``: ``"data"``, ``"grid"``,
+        ``"cv"``, ``"estimator"`` and ``"scoring"``.
     """
-    data = hashlib.sha256()
-    for array in (X, y):
-        _hash_array(data, np.asarray(array))
-    cv = hashlib.sha256()
-    for train, test in splits:
-        for indices in (train, test):
-            _hash_array(cv, np.asarray(indices, dtype=np.int64))
+    folds = (np.asarray(i, dtype=np.int64) for pair in splits for i in pair)
     return {
-        "data": data.hexdigest(),
-        "grid": _hash_json([jsonable(params) for params in candidates]),
-        "cv": cv.hexdigest(),
-        "estimator": _hash_json(jsonable(estimator_params)),
+        "data": hash_arrays([X, y]),
+        "grid": hash_json(list(candidates)),
+        "cv": hash_arrays(folds),
+        "estimator": hash_json(estimator_params),
+        "scoring": hash_json(scoring),
     }
-
-
-def _hash_array(digest, array):
-    digest.update(f"{array.dtype.str}{array.shape}".encode())
-    digest.update(np.ascontiguousarray(array).data)
-
-
-def _hash_json(value):
-    text = json.dumps(value, sort_keys=True, allow_nan=True)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def jsonable(value):
-    """``value`` as plain JSON types: tuples become lists, objects a description.
-
-    >>> jsonable({"mlp__hidden_layer_sizes": (64, 32), "mlp__alpha": 1e-4})
-    {'mlp__hidden_layer_sizes': [64, 32], 'mlp__alpha': 0.0001}
-    """
-    if isinstance(value, dict):
-        return {str(key): jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(item) for item in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if hasattr(value, "get_params"):
-        params = value.get_params(deep=False)
-        return {"class": type(value).__qualname__, "params": jsonable(params)}
-    return {"class": type(value).__qualname__, "repr": repr(value)}
 
 
 # --- reading ------------------------------------------------------------------
@@ -182,8 +150,9 @@ class JournalStatus(NamedTuple):
     reused : int
         Those of them the new search reuses (distinct candidate and fold).
     mismatch : tuple of str
-        The parts of the fingerprint that differ (from ``PARTS``); empty when
-        the journal matches or there was none.
+        The parts of the fingerprint that differ, in the order of the new
+        fingerprint's parts (see :func:`~skdigits._fingerprint.differing_parts`);
+        empty when the journal matches or there was none.
     fresh : bool
         True when an existing journal was ignored on request.
     """
@@ -256,11 +225,7 @@ class FitJournal:
         old_header, records = read_journal(path)
         if old_header is None:
             return cls(path, header, {}, False), JournalStatus(0, 0, (), False)
-        mismatch = tuple(
-            part
-            for part in PARTS
-            if old_header["fingerprint"].get(part) != marks.get(part)
-        )
+        mismatch = differing_parts(old_header["fingerprint"], marks)
         if fresh or mismatch:
             status = JournalStatus(len(records), 0, mismatch, fresh)
             return cls(path, header, {}, False), status

@@ -12,12 +12,17 @@ from skdigits._journal import FitJournal, fingerprint, read_journal
 GRID = {"alpha": [1e-4, 1e-2], "hidden_layer_sizes": [(8,), (16, 8)]}
 
 
-def _search(X, y, grid=GRID, n_splits=2, seed=0, estimator=None):
+def _search(X, y, grid=GRID, n_splits=2, seed=0, estimator=None, scoring=None):
     candidates = list(ParameterGrid(grid))
     cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     estimator = estimator or NumpyMLPClassifier(max_iter=3, random_state=0)
     marks = fingerprint(
-        X, y, candidates, list(cv.split(X, y)), estimator.get_params(deep=False)
+        X,
+        y,
+        candidates,
+        list(cv.split(X, y)),
+        estimator.get_params(deep=False),
+        scoring,
     )
     return marks, len(candidates), n_splits
 
@@ -65,6 +70,7 @@ def test_fingerprint_is_the_same_for_the_same_search(data):
         ("cv seed", "cv"),
         ("cv folds", "cv"),
         ("estimator option", "estimator"),
+        ("scoring", "scoring"),
     ],
 )
 def test_fingerprint_changes_with_every_input(data, change, part):
@@ -83,6 +89,8 @@ def test_fingerprint_changes_with_every_input(data, change, part):
         kwargs["seed"] = 1
     elif change == "cv folds":
         kwargs["n_splits"] = 3
+    elif change == "scoring":
+        kwargs["scoring"] = "balanced_accuracy"
     else:
         kwargs["estimator"] = NumpyMLPClassifier(max_iter=4, random_state=0)
     changed = _search(X2, y2, **kwargs)[0]
@@ -177,7 +185,7 @@ def _journal_with_two_fits(path, marks, n_candidates, n_splits):
     return path.read_bytes()
 
 
-@pytest.mark.parametrize("part", ["data", "grid", "cv", "estimator"])
+@pytest.mark.parametrize("part", ["data", "grid", "cv", "estimator", "scoring"])
 def test_a_journal_of_another_search_is_never_mixed_in(tmp_path, data, part):
     path = tmp_path / "m.joblib.fits.jsonl"
     marks, n_candidates, n_splits = _search(*data)

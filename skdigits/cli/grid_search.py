@@ -187,7 +187,12 @@ def _open_journal(args, search, X, y):
     """The journal beside ``--model``; says what it reuses, or why it does not."""
     path = Path(f"{args.model}.fits.jsonl")
     marks = fingerprint(
-        X, y, search.candidates, search.splits, search.estimator.get_params(deep=False)
+        X,
+        y,
+        search.candidates,
+        search.splits,
+        search.estimator.get_params(deep=False),
+        "accuracy",
     )
     journal, status = FitJournal.open(
         path,
@@ -216,6 +221,7 @@ _PART_NAMES = {
     "grid": "grid",
     "cv": "cv folds",
     "estimator": "model options",
+    "scoring": "scoring",
 }
 
 
