@@ -640,3 +640,64 @@ def test_recipes_lists_every_recipe_with_all_its_parameters(capsys):
         assert keys == list(params), name
         assert "measured:" in listed[name], name
     assert "elasticdistortion" in listed["best"]
+
+
+# --- the bundled model on Kaggle's files ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kaggle_train_csv(tmp_path_factory):
+    """200 labelled rows of the test sample in Kaggle's train.csv layout."""
+    X, y = load_mnist_csv(TEST)
+    path = tmp_path_factory.mktemp("data") / "train.csv"
+    header = "label," + ",".join(f"pixel{i}" for i in range(784))
+    rows = np.column_stack([y, X])[:200]
+    np.savetxt(path, rows, fmt="%d", delimiter=",", header=header, comments="")
+    return str(path)
+
+
+def _kaggle_warning(err):
+    lines = [line for line in err.splitlines() if line.startswith("skdigits: warn")]
+    assert len(lines) <= 1, err
+    return lines[0] if lines else None
+
+
+def test_bundled_model_on_a_kaggle_file_warns_and_still_works(
+    kaggle_train_csv, unlabelled_csv, tmp_path, capsys
+):
+    output = tmp_path / "submission.csv"
+    argv = ["predict", "--data", str(unlabelled_csv), "--output", str(output)]
+    assert main(argv) == 0
+    warning = _kaggle_warning(capsys.readouterr().err)
+    assert warning and str(unlabelled_csv) in warning
+    assert "inflated" in warning and "train.csv" in warning and "--model" in warning
+    assert len(output.read_text().splitlines()) == 201
+
+    assert main(["evaluate", "--data", kaggle_train_csv]) == 0
+    out, err = capsys.readouterr()
+    assert _kaggle_warning(err) and kaggle_train_csv in _kaggle_warning(err)
+    assert _float_after("accuracy", out) > 0.9
+
+
+def test_no_kaggle_warning_with_a_model_or_on_an_mnist_file(
+    model_path, kaggle_train_csv, tmp_path, capsys
+):
+    argv = ["evaluate", "--model", str(model_path), "--data", kaggle_train_csv]
+    assert main(argv) == 0
+    assert _kaggle_warning(capsys.readouterr().err) is None
+    assert main(["evaluate", "--data", TEST]) == 0  # bundled model, MNIST layout
+    assert _kaggle_warning(capsys.readouterr().err) is None
+    output = tmp_path / "submission.csv"
+    assert main(["predict", "--data", TEST, "--output", str(output)]) == 0
+    assert _kaggle_warning(capsys.readouterr().err) is None
+
+
+def test_serve_names_the_serve_extra_when_pillow_or_skops_is_missing(
+    monkeypatch, capsys
+):
+    for module in ("PIL", "skops"):
+        with monkeypatch.context() as patch:
+            patch.setitem(sys.modules, module, None)
+            err = _assert_one_line_error(capsys, main(["serve", "--port", "0"]))
+        assert 'pip install "skdigits[serve]"' in err
+        assert ("Pillow" if module == "PIL" else "skops") in err

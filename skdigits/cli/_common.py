@@ -300,6 +300,34 @@ def _load_model(path, proba=False):
     return model
 
 
+def _has_kaggle_header(path):
+    """Whether ``path`` starts with Kaggle's digit-recognizer header
+    (``label,pixel0,...,pixel783`` or ``pixel0,...,pixel783``)."""
+    from skdigits.datasets import _read_layout, _resolve_source
+
+    try:
+        names = _read_layout(_resolve_source(path, None)).names or ()
+    except (ValueError, OSError):
+        return False
+    return "pixel0" in (name.lower() for name in names)
+
+
+def warn_bundled_on_kaggle(model_path, data_path):
+    """One line on stderr when the bundled model (no ``--model``) reads a file
+    in Kaggle's layout: its score there is inflated, because Kaggle's files are
+    cut from all 70,000 MNIST images, the bundled model's training images
+    included."""
+    if model_path is None and _has_kaggle_header(data_path):
+        print(
+            f"skdigits: warning: {data_path} is in Kaggle's digit-recognizer "
+            "layout, and the bundled model was trained on MNIST's training "
+            "images, which Kaggle's files include, so its score on this file is "
+            "inflated; train on Kaggle's train.csv (skdigits train --train "
+            "train.csv --model kaggle.skops) and pass --model kaggle.skops",
+            file=sys.stderr,
+        )
+
+
 def recipe_params(args):
     """The classifier's parameters: the recipe's, then every option given.
 

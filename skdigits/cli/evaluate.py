@@ -3,7 +3,12 @@
 import numpy as np
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 
-from skdigits.cli._common import _load_labelled, _load_model, add_model_argument
+from skdigits.cli._common import (
+    _load_labelled,
+    _load_model,
+    add_model_argument,
+    warn_bundled_on_kaggle,
+)
 
 NAME = "evaluate"
 
@@ -19,7 +24,7 @@ def add_parser(subparsers):
         help="also write PNG plots here: loss curve, confusion matrix, worst "
         "mistakes and, for a model trained with an augmenter, augmented.png "
         "(digits beside augmented copies) (needs matplotlib: pip install "
-        "skdigits[plots])",
+        '"skdigits[plots]")',
     )
     cmd.set_defaults(run=run)
     return cmd
@@ -42,6 +47,7 @@ def run(args):
         require_matplotlib()
     model = _load_model(args.model)
     X, y = _load_labelled(args.data, "evaluate")
+    warn_bundled_on_kaggle(args.model, args.data)
     y_pred = model.predict(X)
     labels = np.unique(np.concatenate([y, y_pred]))
     matrix = confusion_matrix(y, y_pred, labels=labels)

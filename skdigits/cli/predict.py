@@ -1,7 +1,11 @@
 """``skdigits predict``: a Kaggle submission, ``ImageId,Label``."""
 
 from skdigits._atomic import atomic_output
-from skdigits.cli._common import _load_model, add_model_argument
+from skdigits.cli._common import (
+    _load_model,
+    add_model_argument,
+    warn_bundled_on_kaggle,
+)
 from skdigits.datasets import load_mnist_csv
 
 NAME = "predict"
@@ -28,6 +32,7 @@ def run(args):
     """``skdigits predict``: a Kaggle submission, ``ImageId,Label``."""
     model = _load_model(args.model)
     X, _ = load_mnist_csv(args.data)
+    warn_bundled_on_kaggle(args.model, args.data)
     labels = model.predict(X)
     rows = [f"{i},{label}" for i, label in enumerate(labels, start=1)]
     with atomic_output(args.output) as file:

@@ -1,5 +1,7 @@
 """``skdigits serve``: the page that reads the digit you draw, until Ctrl-C."""
 
+import importlib.util
+
 from skdigits.cli._common import _int, _load_model, add_model_argument
 
 NAME = "serve"
@@ -21,7 +23,7 @@ def add_parser(subparsers):
     cmd = subparsers.add_parser(
         NAME,
         help="a local page that reads the digit you draw "
-        "(needs Pillow: pip install skdigits[images])",
+        '(needs Pillow and skops: pip install "skdigits[serve]")',
     )
     add_model_argument(cmd)
     cmd.add_argument(
@@ -50,11 +52,25 @@ def add_parser(subparsers):
     return cmd
 
 
+def _require_serve_extra(model_path):
+    """ImportError naming the ``serve`` extra when Pillow, or skops for a
+    ``.skops`` model (the bundled one included), is missing."""
+    needed = ["PIL"]
+    if model_path is None or str(model_path).endswith(".skops"):
+        needed.append("skops")
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if missing:
+        names = " and ".join("Pillow" if name == "PIL" else name for name in missing)
+        raise ImportError(
+            f'skdigits serve needs {names}: pip install "skdigits[serve]"'
+        )
+
+
 def run(args):
     """``skdigits serve``: load the model once, serve the page until Ctrl-C."""
-    from skdigits.serve import default_workers, require_pillow, serve
+    from skdigits.serve import default_workers, serve
 
-    require_pillow()  # before loading the model, not after
+    _require_serve_extra(args.model)  # before loading the model, not after
     model = _load_model(args.model, proba=True)
     workers = default_workers() if args.workers is None else args.workers
     serve(
