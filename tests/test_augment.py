@@ -2,6 +2,7 @@
 
 import pickle
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,13 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
 import skdigits.augment as augment_module
-from skdigits import NumpyMLPClassifier, PixelScaler, load_model, save_model
+from skdigits import (
+    NumpyMLPClassifier,
+    PixelScaler,
+    load_bundled_model,
+    load_model,
+    save_model,
+)
 from skdigits._persistence import TRUSTED_TYPES
 from skdigits.augment import (
     Chain,
@@ -24,6 +31,8 @@ from skdigits.augment import (
     plot_augmented,
 )
 from skdigits.datasets import load_mnist_sample
+
+DATA = Path(__file__).resolve().parent / "data"
 
 IDENTITY = {"rotation": 0, "scale": (1, 1), "shear": 0, "shift": 0}
 
@@ -56,7 +65,7 @@ def every_augmenter(shape=(28, 28)):
 
 
 @pytest.fixture(scope="module")
-def digits():
+def mnist_images():
     """200 real MNIST digits scaled to [0, 1], float32."""
     X, _ = load_mnist_sample("test")
     return PixelScaler().fit_transform(X[:200])
@@ -88,26 +97,28 @@ def centre_of_mass(X, shape):
         Chain([("off", "passthrough")]),
     ],
 )
-def test_identity_parameters_return_an_exact_copy(digits, augmenter):
-    out = augmenter(digits, np.random.default_rng(0))
-    assert out is not digits
-    assert out.dtype == digits.dtype
-    assert np.array_equal(out, digits)
+def test_identity_parameters_return_an_exact_copy(mnist_images, augmenter):
+    out = augmenter(mnist_images, np.random.default_rng(0))
+    assert out is not mnist_images
+    assert out.dtype == mnist_images.dtype
+    assert np.array_equal(out, mnist_images)
 
 
-def test_identity_warp_through_the_interpolation_is_exact(digits):
+def test_identity_warp_through_the_interpolation_is_exact(mnist_images):
     """Zero angle/shear, unit scale, no shift: bilinear weights 0 and 1, exactly."""
     affine = RandomAffine()
-    assert np.array_equal(affine.warp(digits, affine_params(len(digits))), digits)
+    assert np.array_equal(
+        affine.warp(mnist_images, affine_params(len(mnist_images))), mnist_images
+    )
     elastic = ElasticDistortion()
-    still = {"displacement": np.zeros((len(digits), 2, 28, 28), np.float32)}
-    assert np.array_equal(elastic.warp(digits, still), digits)
+    still = {"displacement": np.zeros((len(mnist_images), 2, 28, 28), np.float32)}
+    assert np.array_equal(elastic.warp(mnist_images, still), mnist_images)
 
 
 @pytest.mark.parametrize("shift", [(3.0, -2.0), (1.25, 0.5), (-2.7, 3.9)])
-def test_a_pure_shift_moves_the_centre_of_mass_by_that_shift(digits, shift):
-    X = np.zeros((len(digits), 36, 36), np.float32)  # room around the digits
-    X[:, 4:32, 4:32] = digits.reshape(-1, 28, 28)
+def test_a_pure_shift_moves_the_centre_of_mass_by_that_shift(mnist_images, shift):
+    X = np.zeros((len(mnist_images), 36, 36), np.float32)  # room around the digits
+    X[:, 4:32, 4:32] = mnist_images.reshape(-1, 28, 28)
     X = X.reshape(len(X), -1)
     affine = RandomAffine(**IDENTITY, image_shape=(36, 36))
     out = affine.warp(X, affine_params(len(X), shift=shift))
@@ -115,9 +126,9 @@ def test_a_pure_shift_moves_the_centre_of_mass_by_that_shift(digits, shift):
     np.testing.assert_allclose(moved, np.tile(shift, (len(X), 1)), atol=1e-4)
 
 
-def test_random_shifts_move_each_centre_of_mass_by_its_drawn_shift(digits):
-    X = np.zeros((len(digits), 36, 36), np.float32)
-    X[:, 4:32, 4:32] = digits.reshape(-1, 28, 28)
+def test_random_shifts_move_each_centre_of_mass_by_its_drawn_shift(mnist_images):
+    X = np.zeros((len(mnist_images), 36, 36), np.float32)
+    X[:, 4:32, 4:32] = mnist_images.reshape(-1, 28, 28)
     X = X.reshape(len(X), -1)
     affine = RandomAffine(rotation=0, scale=(1, 1), shift=(4, 2), image_shape=(36, 36))
     out = affine(X, np.random.default_rng(3))
@@ -137,10 +148,12 @@ def test_rotation_by_90_degrees_is_np_rot90(dtype):
     assert out.dtype == dtype
 
 
-def test_affine_warp_follows_its_documented_formula(digits):
+def test_affine_warp_follows_its_documented_formula(mnist_images):
     """q = c + M^-1 (p - c - t), M = s R(theta) S(phi), sampled by scipy."""
     angle, scale, shear, shift = 23.0, 1.15, -12.0, (1.5, -2.25)
-    out = RandomAffine().warp(digits[:5], affine_params(5, angle, scale, shear, shift))
+    out = RandomAffine().warp(
+        mnist_images[:5], affine_params(5, angle, scale, shear, shift)
+    )
     theta, phi = np.radians(angle), np.radians(shear)
     R = np.array([[np.cos(theta), np.sin(theta)], [-np.sin(theta), np.cos(theta)]])
     S = np.array([[1, np.tan(phi)], [0, 1]])
@@ -148,15 +161,15 @@ def test_affine_warp_follows_its_documented_formula(digits):
     rows, cols = np.indices((28, 28)).reshape(2, -1).astype(float)
     c = np.array([[13.5], [13.5]])
     q = c + M_inv @ (np.stack([cols, rows]) - c - np.array(shift)[:, None])
-    for image, warped in zip(digits[:5].reshape(-1, 28, 28), out):
+    for image, warped in zip(mnist_images[:5].reshape(-1, 28, 28), out):
         ref = ndi.map_coordinates(image, [q[1], q[0]], order=1, mode="grid-constant")
         np.testing.assert_allclose(warped, ref, atol=1e-5)
 
 
-def test_affine_rotation_matches_scipy_rotate(digits):
+def test_affine_rotation_matches_scipy_rotate(mnist_images):
     affine = RandomAffine(rotation=(30, 30), scale=(1, 1), shift=0)
-    out = affine(digits[:5], np.random.default_rng(0)).reshape(-1, 28, 28)
-    for image, warped in zip(digits[:5].reshape(-1, 28, 28), out):
+    out = affine(mnist_images[:5], np.random.default_rng(0)).reshape(-1, 28, 28)
+    for image, warped in zip(mnist_images[:5].reshape(-1, 28, 28), out):
         ref = ndi.rotate(image, 30, reshape=False, order=1, mode="grid-constant")
         np.testing.assert_allclose(warped, ref, atol=1e-5)
 
@@ -180,13 +193,13 @@ def test_elastic_draw_is_simards_smoothed_uniform_noise():
     assert 0.5 < np.abs(D).max() < 10  # pixels: a visible but bounded warp
 
 
-def test_elastic_warp_reads_each_pixel_at_its_displaced_position(digits):
+def test_elastic_warp_reads_each_pixel_at_its_displaced_position(mnist_images):
     elastic = ElasticDistortion()
     params = elastic.draw(4, np.random.default_rng(1))
-    out = elastic.warp(digits[:4], params)
+    out = elastic.warp(mnist_images[:4], params)
     rows, cols = np.indices((28, 28))
     for image, d, warped in zip(
-        digits[:4].reshape(-1, 28, 28), params["displacement"], out
+        mnist_images[:4].reshape(-1, 28, 28), params["displacement"], out
     ):
         where = [rows + d[1], cols + d[0]]
         ref = ndi.map_coordinates(image, where, order=1, mode="grid-constant")
@@ -208,24 +221,24 @@ def test_composed_chain_interpolates_once():
     assert np.abs(blurred - np.rot90(images, axes=(1, 2))).max() > 0.05
 
 
-def test_composed_and_stepwise_chains_draw_alike(digits):
+def test_composed_and_stepwise_chains_draw_alike(mnist_images):
     """Same generator: the same draws; composing changes only the interpolation."""
     chain = make_chain(RandomAffine(), ElasticDistortion())
-    composed = chain(digits, np.random.default_rng(7))
-    params = chain.draw(len(digits), np.random.default_rng(7))
-    assert np.array_equal(chain.warp(digits, params), composed)
-    stepwise = chain.set_params(compose=False)(digits, np.random.default_rng(7))
+    composed = chain(mnist_images, np.random.default_rng(7))
+    params = chain.draw(len(mnist_images), np.random.default_rng(7))
+    assert np.array_equal(chain.warp(mnist_images, params), composed)
+    stepwise = chain.set_params(compose=False)(mnist_images, np.random.default_rng(7))
     affine, elastic = (step for _, step in chain.steps)
-    by_hand = elastic.warp(affine.warp(digits, params[0]), params[1])
+    by_hand = elastic.warp(affine.warp(mnist_images, params[0]), params[1])
     np.testing.assert_allclose(stepwise, by_hand, atol=1e-6)
     assert 0 < np.abs(composed - stepwise).mean() < 0.05
 
 
 @pytest.mark.parametrize("augmenter", every_augmenter()[:2], ids=repr)
-def test_call_is_warp_of_draw(digits, augmenter):
-    out = augmenter(digits, np.random.default_rng(3))
-    params = augmenter.draw(len(digits), np.random.default_rng(3))
-    assert np.array_equal(augmenter.warp(digits, params), out)
+def test_call_is_warp_of_draw(mnist_images, augmenter):
+    out = augmenter(mnist_images, np.random.default_rng(3))
+    params = augmenter.draw(len(mnist_images), np.random.default_rng(3))
+    assert np.array_equal(augmenter.warp(mnist_images, params), out)
 
 
 def test_elastic_before_a_shift_composes_like_warping_in_turn():
@@ -253,28 +266,28 @@ class AddNoise:
         return X + rng.random(X.shape, dtype=X.dtype) * X.dtype.type(0.01)
 
 
-def test_chain_of_any_callables_and_passthrough(digits):
+def test_chain_of_any_callables_and_passthrough(mnist_images):
     chain = Chain(
         [("affine", RandomAffine()), ("off", "passthrough"), ("noise", AddNoise())]
     )
-    out = chain(digits, np.random.default_rng(0))
+    out = chain(mnist_images, np.random.default_rng(0))
     rng = np.random.default_rng(0)
-    assert np.array_equal(out, AddNoise()(RandomAffine()(digits, rng), rng))
+    assert np.array_equal(out, AddNoise()(RandomAffine()(mnist_images, rng), rng))
 
 
 @pytest.mark.parametrize("augmenter", every_augmenter()[:2], ids=repr)
-def test_result_does_not_depend_on_the_block_size(digits, monkeypatch, augmenter):
-    whole = augmenter(digits, np.random.default_rng(0))
+def test_result_does_not_depend_on_the_block_size(mnist_images, monkeypatch, augmenter):
+    whole = augmenter(mnist_images, np.random.default_rng(0))
     monkeypatch.setattr(augment_module, "_CHUNK_PIXELS", 7 * 784)
-    assert np.array_equal(augmenter(digits, np.random.default_rng(0)), whole)
+    assert np.array_equal(augmenter(mnist_images, np.random.default_rng(0)), whole)
 
 
 # --- the contract ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("augmenter", every_augmenter(), ids=repr)
-def test_values_stay_in_the_input_range_and_x_is_untouched(digits, augmenter):
-    for X in [digits, digits * 1.6 - 0.8, digits * 0.5 + 0.25]:
+def test_values_stay_in_the_input_range_and_x_is_untouched(mnist_images, augmenter):
+    for X in [mnist_images, mnist_images * 1.6 - 0.8, mnist_images * 0.5 + 0.25]:
         before = X.copy()
         out = augmenter(X, np.random.default_rng(0))
         assert np.array_equal(X, before)
@@ -284,24 +297,26 @@ def test_values_stay_in_the_input_range_and_x_is_untouched(digits, augmenter):
 
 
 @pytest.mark.parametrize("augmenter", every_augmenter(), ids=repr)
-def test_same_seed_same_output_other_seed_other_output(digits, augmenter):
-    first = augmenter(digits, np.random.default_rng(1))
-    assert np.array_equal(first, augmenter(digits, np.random.default_rng(1)))
-    assert not np.array_equal(first, augmenter(digits, np.random.default_rng(2)))
+def test_same_seed_same_output_other_seed_other_output(mnist_images, augmenter):
+    first = augmenter(mnist_images, np.random.default_rng(1))
+    assert np.array_equal(first, augmenter(mnist_images, np.random.default_rng(1)))
+    assert not np.array_equal(first, augmenter(mnist_images, np.random.default_rng(2)))
 
 
 @pytest.mark.parametrize("augmenter", every_augmenter(), ids=repr)
-def test_float64_stays_float64_and_agrees_with_float32(digits, augmenter):
-    out32 = augmenter(digits, np.random.default_rng(0))
-    out64 = augmenter(digits.astype(np.float64), np.random.default_rng(0))
+def test_float64_stays_float64_and_agrees_with_float32(mnist_images, augmenter):
+    out32 = augmenter(mnist_images, np.random.default_rng(0))
+    out64 = augmenter(mnist_images.astype(np.float64), np.random.default_rng(0))
     assert out32.dtype == np.float32 and out64.dtype == np.float64
     np.testing.assert_allclose(out64, out32, atol=1e-4)
 
 
 @pytest.mark.parametrize("augmenter", every_augmenter(), ids=repr)
-def test_bad_row_length_names_the_augmenter_and_the_image_shape(digits, augmenter):
+def test_bad_row_length_names_the_augmenter_and_the_image_shape(
+    mnist_images, augmenter
+):
     with pytest.raises(ValueError) as error:
-        augmenter(digits[:, :64], np.random.default_rng(0))
+        augmenter(mnist_images[:, :64], np.random.default_rng(0))
     message = str(error.value)
     assert "rows have 64 values but image_shape=(28, 28) needs 784" in message
     assert "image_shape=(8, 8)" in message
@@ -338,14 +353,14 @@ def test_not_a_batch_of_float_images_is_a_clear_error(X, expected):
         (Chain([("a", RandomAffine()), ("a", RandomAffine())]), "not unique"),
     ],
 )
-def test_bad_parameters_are_clear_errors(digits, augmenter, expected):
+def test_bad_parameters_are_clear_errors(mnist_images, augmenter, expected):
     with pytest.raises(ValueError, match=expected):
-        augmenter(digits, np.random.default_rng(0))
+        augmenter(mnist_images, np.random.default_rng(0))
 
 
-def test_empty_batch(digits):
+def test_empty_batch(mnist_images):
     for augmenter in every_augmenter():
-        out = augmenter(digits[:0], np.random.default_rng(0))
+        out = augmenter(mnist_images[:0], np.random.default_rng(0))
         assert out.shape == (0, 784) and out.dtype == np.float32
 
 
@@ -372,11 +387,11 @@ def test_make_chain_names_steps_after_their_classes():
 
 
 @pytest.mark.parametrize("augmenter", every_augmenter(), ids=repr)
-def test_pickled_augmenter_draws_the_same(digits, augmenter):
+def test_pickled_augmenter_draws_the_same(mnist_images, augmenter):
     loaded = pickle.loads(pickle.dumps(augmenter))
     rng = np.random.default_rng(4)
     assert np.array_equal(
-        loaded(digits, rng), augmenter(digits, np.random.default_rng(4))
+        loaded(mnist_images, rng), augmenter(mnist_images, np.random.default_rng(4))
     )
 
 
@@ -401,7 +416,7 @@ def test_grid_search_tunes_an_augmenter_parameter():
     assert best.shift == search.best_params_["mlp__augment__shift"]
 
 
-def test_skops_round_trip_keeps_the_augmenter(tmp_path, digits):
+def test_skops_round_trip_keeps_the_augmenter(tmp_path, mnist_images):
     pytest.importorskip("skops.io")
     X, y = load_mnist_sample("test")
     chain = make_chain(RandomAffine(shear=5), ElasticDistortion(alpha=30))
@@ -417,8 +432,8 @@ def test_skops_round_trip_keeps_the_augmenter(tmp_path, digits):
     assert {k: v for k, v in augment.get_params().items() if "__" in k} == {
         k: v for k, v in chain.get_params().items() if "__" in k
     }
-    out = augment(digits, np.random.default_rng(0))
-    assert np.array_equal(out, chain(digits, np.random.default_rng(0)))
+    out = augment(mnist_images, np.random.default_rng(0))
+    assert np.array_equal(out, chain(mnist_images, np.random.default_rng(0)))
     assert np.array_equal(loaded.predict_proba(X[:50]), model.predict_proba(X[:50]))
 
 
@@ -434,28 +449,71 @@ def test_augmenter_types_are_trusted_for_skops_files():
     assert untrusted <= set(TRUSTED_TYPES)
 
 
+# --- files saved by earlier versions (tests/data/make_fixtures.py) ------------------
+
+
+def legacy_augmenter():
+    """The augmenter of tests/data/augment_model_v0_1.*, built afresh."""
+    return make_chain(
+        RandomAffine(rotation=10, shear=5, shift=1, image_shape=(8, 8)),
+        ElasticDistortion(alpha=2, sigma=1, image_shape=(8, 8)),
+    )
+
+
+@pytest.mark.parametrize("suffix", [".skops", ".joblib"])
+def test_a_model_saved_by_skdigits_0_1_loads_predicts_and_augments_alike(suffix):
+    """Saved files name skdigits.augment.Chain etc.: those paths must keep loading."""
+    if suffix == ".skops":
+        pytest.importorskip("skops.io")
+    model = load_model(DATA / f"augment_model_v0_1{suffix}")
+    saved = np.load(DATA / "augment_model_v0_1.npz")
+    X = (load_digits().data * 15).astype(np.uint8)
+    np.testing.assert_allclose(model.predict_proba(X[:200]), saved["proba"], atol=1e-6)
+    augment, fresh = model[-1].augment, legacy_augmenter()
+    assert [type(step) for _, step in augment.steps] == [
+        RandomAffine,
+        ElasticDistortion,
+    ]
+    nested = lambda chain: {k: v for k, v in chain.get_params().items() if "__" in k}  # noqa: E731
+    assert nested(augment) == nested(fresh)
+    scaled = model[0].transform(X[:20])
+    out = augment(scaled, np.random.default_rng(0))
+    assert np.array_equal(out, fresh(scaled, np.random.default_rng(0)))
+    np.testing.assert_allclose(out, saved["augmented"], atol=1e-6)
+
+
+def test_the_bundled_model_loads_and_predicts_as_when_it_was_built():
+    """mnist_default.skops holds a RandomAffine (skdigits.augment.RandomAffine)."""
+    pytest.importorskip("skops.io")
+    model = load_bundled_model()
+    assert type(model[-1].augment) is RandomAffine
+    X, _ = load_mnist_sample("test")
+    expected = np.load(DATA / "bundled_model_proba.npy")
+    np.testing.assert_allclose(model.predict_proba(X), expected, atol=1e-6)
+
+
 # --- the picture -----------------------------------------------------------------
 
 
-def test_plot_augmented_writes_a_png_grid(tmp_path, digits):
+def test_plot_augmented_writes_a_png_grid(tmp_path, mnist_images):
     pytest.importorskip("matplotlib")
     path = tmp_path / "augmented.png"
     chain = make_chain(RandomAffine(), ElasticDistortion())
-    figure = plot_augmented(chain, digits, path, n_images=4, n_copies=5)
+    figure = plot_augmented(chain, mnist_images, path, n_images=4, n_copies=5)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(figure.axes) == 4 * 6
     images = [ax.images[0].get_array() for ax in figure.axes]
-    assert np.array_equal(images[0], digits[0].reshape(28, 28))  # the original
+    assert np.array_equal(images[0], mnist_images[0].reshape(28, 28))  # the original
     assert not np.array_equal(images[1], images[0])  # an augmented copy
     assert not np.array_equal(images[1], images[2])  # each copy drawn afresh
 
 
-def test_plot_augmented_bad_rows_leave_an_existing_file_alone(tmp_path, digits):
+def test_plot_augmented_bad_rows_leave_an_existing_file_alone(tmp_path, mnist_images):
     pytest.importorskip("matplotlib")
     path = tmp_path / "augmented.png"
     path.write_bytes(b"old")
     with pytest.raises(ValueError, match="rows have 64 values"):
-        plot_augmented(RandomAffine(), digits[:, :64], path)
+        plot_augmented(RandomAffine(), mnist_images[:, :64], path)
     assert path.read_bytes() == b"old"
 
 
