@@ -1,8 +1,9 @@
 """Shared helpers for the benchmarks: data, machine description, memory, tables.
 
-Nothing here is part of the skdigits package; the benchmarks are run as scripts
-(``python benchmarks/bench_training.py``) and import this module from their own
-directory.
+Nothing here is part of the skdigits package. The benchmarks are modules of the
+``benchmarks`` package, run from the repository root as
+``python -m benchmarks.bench_training`` (and so on); the frameworks they compare
+and the grid-search timer are in ``benchmarks._frameworks``.
 """
 
 import ctypes
@@ -289,6 +290,21 @@ def markdown_table(header, rows):
     lines.append("|" + "|".join("---" for _ in header) + "|")
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def fmt(value, spec, missing="n/a"):
+    """``format(value, spec)``, or `missing` when `value` is None."""
+    return missing if value is None else format(value, spec)
+
+
+def fmt_ratio(value):
+    """A ratio as ``0.53x``, or ``n/a`` when `value` is None."""
+    return fmt(value, ".2f") + ("" if value is None else "x")
+
+
+def fmt_list(values, spec, sep=" "):
+    """Every value of `values` formatted with `spec`, joined by `sep`."""
+    return sep.join(format(value, spec) for value in values)
 
 
 def log(message):

@@ -18,8 +18,8 @@ Two measurements on the full MNIST training set, scaled to float32 in [0, 1]:
 
 Usage::
 
-    python benchmarks/bench_augment.py            # ~2 min on 2 cores
-    python benchmarks/bench_augment.py --quick    # smoke test: 12,000 rows, 1 repeat
+    python -m benchmarks.bench_augment            # ~2 min on 2 cores
+    python -m benchmarks.bench_augment --quick    # smoke test: 12,000 rows, 1 repeat
 """
 
 import argparse
@@ -27,27 +27,21 @@ import statistics
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from skdigits import NumpyMLPClassifier
+from skdigits.augment import Chain, ElasticDistortion, RandomAffine, make_chain
+
+from ._common import (
     add_data_argument,
+    fmt_list,
     load_mnist,
     log,
     machine_lines,
     markdown_table,
     run_main,
     run_state,
-)
-
-from skdigits import NumpyMLPClassifier  # noqa: E402
-from skdigits.augment import (  # noqa: E402
-    Chain,
-    ElasticDistortion,
-    RandomAffine,
-    make_chain,
 )
 
 BATCH = 128
@@ -164,7 +158,7 @@ def report(args, state, source, params, speeds, epochs):
             name,
             f"{rate:,.0f}",
             f"{1e3 * BATCH / rate:.2f}",
-            " / ".join(f"{r:,.0f}" for r in rates),
+            fmt_list(rates, ",.0f", " / "),
         ]
         for name, (rate, rates) in speeds.items()
     ]
@@ -172,9 +166,13 @@ def report(args, state, source, params, speeds, epochs):
     print(markdown_table(header, rows))
     print()
     rows = [
-        ["epoch with the augmenter", f"{t_with:.2f}", _list(with_aug)],
-        ["epoch without it", f"{t_without:.2f}", _list(without)],
-        ["inside the augmenter's calls", f"{t_inside:.2f}", _list(inside)],
+        ["epoch with the augmenter", f"{t_with:.2f}", fmt_list(with_aug, ".2f", " / ")],
+        ["epoch without it", f"{t_without:.2f}", fmt_list(without, ".2f", " / ")],
+        [
+            "inside the augmenter's calls",
+            f"{t_inside:.2f}",
+            fmt_list(inside, ".2f", " / "),
+        ],
     ]
     print(markdown_table(["one epoch of the recipe", "s (median)", "repeats"], rows))
     print()
@@ -185,10 +183,6 @@ def report(args, state, source, params, speeds, epochs):
         f"{(t_with - t_without) / t_with:.1%}): {verdict} the issue's target of "
         f"<= {TARGET:.0%}."
     )
-
-
-def _list(values):
-    return " / ".join(f"{v:.2f}" for v in values)
 
 
 def main(argv=None):

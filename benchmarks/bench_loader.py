@@ -3,7 +3,10 @@
 The loader must take at most twice pandas' time (it checks every cell and
 returns uint8 pixels plus int64 labels) and never hold a float copy.
 
-    python benchmarks/bench_loader.py [--path ../shared/data/mnist_train.csv.gz]
+    python -m benchmarks.bench_loader [--path ../shared/data/mnist_train.csv.gz]
+
+The default path is ``mnist_train.csv.gz`` in ``$SKDIGITS_DATA_DIR``, else in
+``../shared/data`` from the repository root.
 """
 
 import argparse
@@ -17,7 +20,8 @@ import pandas as pd
 
 from skdigits.datasets import load_mnist_csv
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "shared" / "data"
+from ._common import default_data_dir
+
 MAX_RATIO = 2.0
 
 
@@ -45,7 +49,7 @@ def peak_bytes(function, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--path", type=Path, default=DEFAULT_PATH / "mnist_train.csv.gz"
+        "--path", type=Path, default=default_data_dir() / "mnist_train.csv.gz"
     )
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)

@@ -18,10 +18,10 @@ Repeats are interleaved (every case and framework once, then again) and
 medians reported, with each repeat listed. The report (Markdown) goes to
 stdout, progress to stderr. Usage::
 
-    python benchmarks/bench_matrix.py                    # full run (~30 min on 2 cores)
-    python benchmarks/bench_matrix.py --rows 10000 --repeats 1 --epochs 1 \\
+    python -m benchmarks.bench_matrix                    # full run (~30 min on 2 cores)
+    python -m benchmarks.bench_matrix --rows 10000 --repeats 1 --epochs 1 \\
         --hidden 10-10 256-128 --grid-repeats 1         # a quick look (~1 min)
-    python benchmarks/bench_matrix.py --skip-matrix     # the grid search only
+    python -m benchmarks.bench_matrix --skip-matrix     # the grid search only
 
 ``ours`` is NumpyMLPClassifier with the numpy optimizer steps (the default
 install, ``SKDIGITS_KERNELS=numpy``), ``ours-fast`` with the numba steps (the
@@ -36,15 +36,15 @@ import gc
 import statistics
 import sys
 import time
-import warnings
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from ._common import (
     add_data_argument,
+    fmt,
+    fmt_list,
+    fmt_ratio,
     load_mnist,
     log,
     machine_lines,
@@ -52,10 +52,13 @@ from _common import (  # noqa: E402
     run_main,
     run_state,
 )
-from bench_training import (  # noqa: E402
+from ._frameworks import (
+    FRAMEWORKS,
     OURS,
-    _fmt,
+    GridRun,
     available_frameworks,
+    fit_quietly,
+    time_grid_search,
     use_kernels,
 )
 
@@ -137,8 +140,6 @@ def torch_default_dtype(dtype):
 
 def fit_once(framework, case, X, y, epochs, seed):
     """Fit ``framework`` on one case; return the model (its own kind)."""
-    from sklearn.exceptions import ConvergenceWarning
-
     if framework.name == "torch":
         with torch_default_dtype(case.dtype):
             return framework.fit(
@@ -149,10 +150,7 @@ def fit_once(framework, case, X, y, epochs, seed):
     model = framework.estimator(
         epochs, seed, hidden_layer_sizes=case.hidden, batch_size=case.batch
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X, y)
-    return model
+    return fit_quietly(model, X, y)
 
 
 def time_matrix(frameworks, the_cases, data, epochs, repeats):
@@ -202,59 +200,26 @@ def time_matrix(frameworks, the_cases, data, epochs, repeats):
 # --------------------------------------------------------------------------
 
 
-def grid_search_seconds(estimator_class, X, y, n_jobs, max_iter=GRID_MAX_ITER):
-    """Wall time of the user's grid search (refit included)."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import GridSearchCV
+def time_grid(X_uint8, y, repeats):
+    """``{(name, n_jobs): [seconds, ...]}`` of the user's grid search (refit
+    included) for sklearn and ours (numpy steps), and for ours with numba steps
+    (``ours-fast``, n_jobs=1 only) when numba is installed."""
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import MinMaxScaler
 
-    pipe = Pipeline(
-        [
-            ("scale", MinMaxScaler()),
-            ("mlp", estimator_class(max_iter=max_iter, random_state=0)),
-        ]
+    def pipeline(name):
+        cls = FRAMEWORKS[name].estimator_class()
+        mlp = cls(max_iter=GRID_MAX_ITER, random_state=0)
+        return Pipeline([("scale", MinMaxScaler()), ("mlp", mlp)])
+
+    runs = [
+        GridRun(name, n, pipeline(name)) for name in ("sklearn", "ours") for n in (1, 2)
+    ]
+    if use_kernels("numba") == "numba":
+        runs.append(GridRun("ours-fast", 1, pipeline("ours-fast"), kernels="numba"))
+    return time_grid_search(
+        runs, GRID, X_uint8, y, cv=GRID_CV, refit=True, repeats=repeats
     )
-    search = GridSearchCV(pipe, GRID, cv=GRID_CV, n_jobs=n_jobs)
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        search.fit(X, y)
-    return time.perf_counter() - start
-
-
-def time_grid(X_uint8, y, repeats):
-    """``{(name, n_jobs): [seconds, ...]}`` for sklearn and ours (numpy steps),
-    and for ours with numba steps (``ours-fast``, n_jobs=1 only) when numba is
-    installed."""
-    from sklearn.neural_network import MLPClassifier
-
-    from skdigits import NumpyMLPClassifier
-
-    classes = {"sklearn": MLPClassifier, "ours": NumpyMLPClassifier}
-    # before the worker pool starts: workers keep the environment they began with
-    fast = use_kernels("numba") == "numba"
-    use_kernels("numpy")
-    for cls in classes.values():  # start the workers and import in them
-        grid_search_seconds(cls, X_uint8[:300], y[:300], 2, max_iter=1)
-    times = {(name, n): [] for name in classes for n in (1, 2)}
-    if fast:
-        times["ours-fast", 1] = []
-    for repeat in range(repeats):
-        for n_jobs in (1, 2):
-            for name in (
-                n for n in ("sklearn", "ours", "ours-fast") if (n, n_jobs) in times
-            ):
-                use_kernels("numba" if name == "ours-fast" else "numpy")
-                cls = classes.get(name, NumpyMLPClassifier)
-                seconds = grid_search_seconds(cls, X_uint8, y, n_jobs)
-                times[name, n_jobs].append(seconds)
-                log(
-                    f"  repeat {repeat + 1}/{repeats} grid {name:9s} "
-                    f"n_jobs={n_jobs} {seconds:6.2f} s"
-                )
-    use_kernels("numpy")
-    return times
 
 
 # --------------------------------------------------------------------------
@@ -279,12 +244,12 @@ def matrix_table(frameworks, the_cases, results):
         sec = {n: _median(results, case.key, n) for n in names}
         acc = {n: _median(results, case.key, n, "accuracy") for n in names}
         row = [case.label, case.dtype, str(case.batch)]
-        row += [_fmt(sec[n], ".3f") for n in names]
+        row += [fmt(sec[n], ".3f") for n in names]
         for n in ours:
             for ref in ("sklearn", "torch"):
                 ratio = sec[n] / sec[ref] if sec.get(ref) and sec[n] else None
-                row.append(_fmt(ratio, ".2f") + ("x" if ratio else ""))
-        row.append(" / ".join(_fmt(acc[n] and 100 * acc[n], ".2f") for n in names))
+                row.append(fmt_ratio(ratio))
+        row.append(" / ".join(fmt(acc[n] and 100 * acc[n], ".2f") for n in names))
         rows.append(row)
     return markdown_table(header, rows)
 
@@ -299,8 +264,7 @@ def grid_table(times):
         if fast:
             seconds = times.get(("ours-fast", n_jobs))
             seconds = statistics.median(seconds) if seconds else None
-            ratio = _fmt(seconds and seconds / sk, ".2f")
-            row += [_fmt(seconds, ".2f"), ratio + ("x" if seconds else "")]
+            row += [fmt(seconds, ".2f"), fmt_ratio(seconds and seconds / sk)]
         rows.append(row)
     header = ["n_jobs", "sklearn s", "ours s", "ours ÷ sklearn"]
     header += ["ours-fast s", "ours-fast ÷ sklearn"] if fast else []
@@ -376,7 +340,7 @@ def repeat_lines(frameworks, the_cases, results):
     out = []
     for case in the_cases:
         seconds = {n: results[case.key, n]["seconds"] for n in names}
-        parts = [f"{n} " + " ".join(f"{s:.3f}" for s in seconds[n]) for n in names]
+        parts = [f"{n} " + fmt_list(seconds[n], ".3f") for n in names]
         if "sklearn" in seconds:
             best = min(seconds["sklearn"])
             parts += [
@@ -429,7 +393,7 @@ def report(args, state, frameworks, the_cases, results, grid, n_rows, skipped):
             "",
             "- Every repeat (s): "
             + "; ".join(
-                f"{name} n_jobs={n} " + " ".join(f"{s:.2f}" for s in values)
+                f"{name} n_jobs={n} " + fmt_list(values, ".2f")
                 for (name, n), values in grid.items()
             ),
         ]

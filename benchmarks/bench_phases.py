@@ -1,6 +1,6 @@
 """Where an epoch of NumpyMLPClassifier goes, and what each part costs at best.
 
-Trains the benchmark network of ``bench_training.py`` (784-256-128-10 relu, Adam
+Trains the benchmark network of ``bench_training`` (784-256-128-10 relu, Adam
 lr 1e-3, batch 128, alpha 1e-4, float32, full MNIST) with the real
 ``NumpyMLPClassifier.fit``, its loop's steps wrapped in timers, once per
 optimizer-kernel backend available (numpy always; numba when installed, see
@@ -15,7 +15,7 @@ machine's limits:
 sklearn's MLPClassifier is timed in the same run, interleaved, so the parts
 can be read as fractions of its epoch. Usage::
 
-    python benchmarks/bench_phases.py     # ~2 min on 2 cores with numba installed
+    python -m benchmarks.bench_phases     # ~2 min on 2 cores with numba installed
 """
 
 import argparse
@@ -25,12 +25,12 @@ import statistics
 import sys
 import time
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from skdigits import _classifier, _losses, _network, _optimizers
+
+from ._common import (
     add_data_argument,
     load_mnist,
     log,
@@ -40,9 +40,7 @@ from _common import (  # noqa: E402
     run_state,
     sgemm_gflops,
 )
-from bench_training import FRAMEWORKS, HIDDEN, SETTINGS, use_kernels  # noqa: E402
-
-from skdigits import _classifier, _losses, _network, _optimizers  # noqa: E402
+from ._frameworks import FRAMEWORKS, HIDDEN, SETTINGS, use_kernels
 
 UNITS = (784, *HIDDEN, 10)
 BATCH = SETTINGS["batch_size"]

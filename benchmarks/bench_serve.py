@@ -9,8 +9,8 @@ sends: 140x140 PNGs of digits, dark on white (MNIST test digits, enlarged;
 Prints the number of errors, the latency percentiles, and the CPU time the
 server and its workers spent per request.
 
-    python benchmarks/bench_serve.py [--requests 400] [--clients 8] [--workers N]
-    python benchmarks/bench_serve.py --steps [--side 280]   # one request's steps
+    python -m benchmarks.bench_serve [--requests 400] [--clients 8] [--workers N]
+    python -m benchmarks.bench_serve --steps [--side 280]   # one request's steps
 
 ``--steps`` starts no server: it times, in this process, the steps of one
 request (decoding, ``image_to_mnist``, ``predict_proba``, the JSON answer) on
@@ -31,10 +31,11 @@ import threading
 import time
 
 import numpy as np
-from _common import machine_lines, markdown_table, run_main, run_state
 from PIL import Image
 
 from skdigits.datasets import load_mnist_sample
+
+from ._common import machine_lines, markdown_table, run_main, run_state
 
 
 def page_like_pngs(side, n=40):
@@ -142,7 +143,7 @@ def time_steps(bodies, model_path, rounds=10):
     """Median ms per image of each step of a request, in this process."""
     from skdigits.cli._common import _load_model
     from skdigits.preprocessing import image_to_mnist
-    from skdigits.serve._server import open_image, predict_payload
+    from skdigits.serve._predict import open_image, predict_payload
 
     model = _load_model(model_path, proba=True)
     images = [open_image(body) for body in bodies]

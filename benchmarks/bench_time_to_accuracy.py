@@ -19,19 +19,17 @@ gives a fresh shuffle every epoch).
 
 Usage::
 
-    python benchmarks/bench_time_to_accuracy.py                 # default, best, sklearn
-    python benchmarks/bench_time_to_accuracy.py --only default sklearn --epochs 10
+    python -m benchmarks.bench_time_to_accuracy                 # default, best, sklearn
+    python -m benchmarks.bench_time_to_accuracy --only default sklearn --epochs 10
 """
 
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from ._common import (
     add_data_argument,
     load_mnist,
     log,

@@ -9,10 +9,12 @@ goes to stderr.
 
 Usage::
 
-    python benchmarks/bench_training.py                 # full run (~3 min, 2 cores)
-    python benchmarks/bench_training.py --quick         # smoke test
-    python benchmarks/bench_training.py --only ours sklearn --skip-memory
-    python benchmarks/bench_training.py --profile       # cProfile of one fit of ours
+    python -m benchmarks.bench_training                 # full run (~3 min, 2 cores)
+    python -m benchmarks.bench_training --quick         # smoke test
+    python -m benchmarks.bench_training --only ours sklearn --skip-memory
+    python -m benchmarks.bench_training --profile       # cProfile of one fit of ours
+
+from the repository root. The frameworks' adapters are in ``benchmarks._frameworks``.
 
 PyTorch is optional (never a skdigits dependency); without it its row is skipped.
 """
@@ -20,22 +22,22 @@ PyTorch is optional (never a skdigits dependency); without it its row is skipped
 import argparse
 import gc
 import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from ._common import (
+    REPO_ROOT,
     MallocPeak,
     add_data_argument,
+    fmt,
+    fmt_list,
     load_mnist,
     log,
     machine_lines,
@@ -46,16 +48,16 @@ from _common import (  # noqa: E402
     run_state,
     sgemm_gflops,
 )
-
-HIDDEN = (256, 128)
-SETTINGS = dict(
-    hidden_layer_sizes=HIDDEN,
-    activation="relu",
-    solver="adam",
-    learning_rate_init=1e-3,
-    batch_size=128,
-    alpha=1e-4,
+from ._frameworks import (
+    FRAMEWORKS,
+    HIDDEN,
+    OURS,
+    GridRun,
+    OursMLP,
+    available_frameworks,
+    time_grid_search,
 )
+
 #: multiply-accumulates per sample of one forward pass: 784*256 + 256*128 + 128*10
 MACS_PER_SAMPLE = sum(a * b for a, b in zip((784, *HIDDEN), (*HIDDEN, 10)))
 #: FLOPs per sample of one training step: 2 per MAC forward, 4 backward (dA, dW)
@@ -67,217 +69,9 @@ PREDICT_REPEATS = 5
 TARGETS = {"sklearn": 0.45, "torch": 0.75, "accuracy_points": 0.3, "memory_mb": 60}
 
 
-def blas_threads():
-    """Number of threads numpy's BLAS uses (torch gets the same number)."""
-    from threadpoolctl import threadpool_info
-
-    counts = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-    return max(counts, default=os.cpu_count() or 1)
-
-
-# --------------------------------------------------------------------------
-# Frameworks: each has fit(X, y, epochs, seed) -> model and predict_proba.
-# --------------------------------------------------------------------------
-
-
-class SklearnMLP:
-    """scikit-learn's MLPClassifier with the benchmark settings."""
-
-    name = "sklearn"
-    label = "sklearn MLPClassifier"
-    parallel = True
-
-    def estimator_class(self):
-        from sklearn.neural_network import MLPClassifier
-
-        return MLPClassifier
-
-    def unavailable_reason(self):
-        return None
-
-    def estimator(self, epochs, seed, **overrides):
-        params = dict(
-            SETTINGS,
-            max_iter=epochs,
-            tol=0.0,
-            n_iter_no_change=10**6,
-            shuffle=True,
-            early_stopping=False,
-            random_state=seed,
-        )
-        return self.estimator_class()(**{**params, **overrides})
-
-    def fit(self, X, y, epochs, seed):
-        from sklearn.exceptions import ConvergenceWarning
-
-        model = self.estimator(epochs, seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(X, y)
-        if model.n_iter_ != epochs:
-            log(f"  warning: {self.name} stopped after {model.n_iter_} epochs")
-        return model
-
-    def predict_proba(self, model, X):
-        return model.predict_proba(X)
-
-    def warm_up(self, X, y):
-        """Fit a tiny network once: loads code pages and thread pools only."""
-        from sklearn.exceptions import ConvergenceWarning
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            self.estimator(1, 0, hidden_layer_sizes=(8,), batch_size=16).fit(X, y)
-
-
-def use_kernels(backend):
-    """Make skdigits' optimizer steps ``backend`` ('numpy' or 'numba') from now on.
-
-    Compiles them (numba) on a tiny step, so no timed fit pays for it. Returns the
-    backend in force, which is 'numpy' when numba is missing.
-    """
-    from skdigits import _kernels, _optimizers
-
-    os.environ["SKDIGITS_KERNELS"] = backend
-    _kernels.kernels.cache_clear()
-    theta = np.zeros(8, np.float32)
-    _optimizers.Adam(theta).step(theta, theta.copy(), theta.copy())
-    return _kernels.backend_name()
-
-
-class OursMLP(SklearnMLP):
-    """skdigits.NumpyMLPClassifier with the same settings and numpy optimizer steps."""
-
-    name = "ours"
-    label = "skdigits NumpyMLPClassifier (numpy steps)"
-    backend = "numpy"
-
-    def estimator_class(self):
-        import skdigits
-
-        return getattr(skdigits, "NumpyMLPClassifier", None)
-
-    def unavailable_reason(self):
-        try:
-            cls = self.estimator_class()
-        except Exception as exc:  # a half-written package must not stop the rest
-            return f"skdigits cannot be imported ({exc})"
-        if cls is None:
-            return "skdigits.NumpyMLPClassifier is None"
-        if use_kernels(self.backend) != self.backend:
-            return f"{self.backend} kernels unavailable (pip install numba)"
-        return None
-
-    def fit(self, X, y, epochs, seed):
-        use_kernels(self.backend)
-        return super().fit(X, y, epochs, seed)
-
-    def warm_up(self, X, y):
-        use_kernels(self.backend)
-        super().warm_up(X, y)
-
-
-class OursFastMLP(OursMLP):
-    """The same with the ``fast`` extra: numba optimizer steps, same results."""
-
-    name = "ours-fast"
-    label = "skdigits NumpyMLPClassifier (numba steps)"
-    backend = "numba"
-    parallel = False  # GridSearchCV is timed once for skdigits, with numpy steps
-
-
-class TorchMLP:
-    """The same network in PyTorch (CPU, float32, as many threads as numpy's BLAS).
-
-    sklearn adds ``alpha / (2 * batch_size) * sum ||W||^2`` to each batch's mean
-    loss, so the weights' gradient gets ``alpha * W / batch_size``; torch's Adam
-    ``weight_decay`` adds ``weight_decay * W`` to the gradient (coupled L2, not
-    AdamW), hence ``weight_decay = alpha / batch_size`` on the weights only (not
-    the biases). Weights and biases are initialised like sklearn's relu layers:
-    uniform in ``+-sqrt(6 / (fan_in + fan_out))``.
-    """
-
-    name = "torch"
-    label = "PyTorch"
-    parallel = False
-
-    def unavailable_reason(self):
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            return "torch is not installed"
-        return None
-
-    def _network(self, hidden, n_classes):
-        import torch
-        from torch import nn
-
-        sizes = (784, *hidden, n_classes)
-        layers = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            linear = nn.Linear(fan_in, fan_out)
-            bound = (6.0 / (fan_in + fan_out)) ** 0.5
-            with torch.no_grad():
-                linear.weight.uniform_(-bound, bound)
-                linear.bias.uniform_(-bound, bound)
-            layers += [linear, nn.ReLU()]
-        return nn.Sequential(*layers[:-1])
-
-    def fit(self, X, y, epochs, seed, hidden=HIDDEN, batch_size=None):
-        import torch
-
-        torch.set_num_threads(blas_threads())
-        torch.manual_seed(seed)
-        generator = torch.Generator().manual_seed(seed)
-        model = self._network(hidden, int(y.max()) + 1)
-        weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
-        biases = [p for n, p in model.named_parameters() if n.endswith("bias")]
-        batch_size = batch_size or SETTINGS["batch_size"]
-        decay = SETTINGS["alpha"] / batch_size
-        optimizer = torch.optim.Adam(
-            [{"params": weights, "weight_decay": decay}, {"params": biases}],
-            lr=SETTINGS["learning_rate_init"],
-        )
-        loss_fn = torch.nn.CrossEntropyLoss()
-        X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
-        for _ in range(epochs):
-            order = torch.randperm(len(X_t), generator=generator)
-            for start in range(0, len(X_t), batch_size):
-                batch = order[start : start + batch_size]
-                optimizer.zero_grad(set_to_none=True)
-                loss_fn(model(X_t[batch]), y_t[batch]).backward()
-                optimizer.step()
-        return model
-
-    def predict_proba(self, model, X):
-        import torch
-
-        with torch.inference_mode():
-            return torch.softmax(model(torch.from_numpy(X)), dim=1).numpy()
-
-    def warm_up(self, X, y):
-        """Fit a tiny network once: loads code pages and thread pools only."""
-        self.fit(X, y, 1, 0, hidden=(8,), batch_size=16)
-
-
-FRAMEWORKS = {f.name: f for f in (SklearnMLP(), TorchMLP(), OursMLP(), OursFastMLP())}
-OURS = ("ours", "ours-fast")
-
-
 # --------------------------------------------------------------------------
 # Measurements
 # --------------------------------------------------------------------------
-
-
-def available_frameworks(names):
-    """``(frameworks, skipped)``: the FRAMEWORKS among ``names`` that can run,
-    in FRAMEWORKS' order, and ``(name, reason)`` for those that cannot (logged)."""
-    wanted = [FRAMEWORKS[name] for name in FRAMEWORKS if name in names]
-    skipped = [(f.name, f.unavailable_reason()) for f in wanted]
-    skipped = [(name, why) for name, why in skipped if why]
-    for name, why in skipped:
-        log(f"skipping {name}: {why}")
-    return [f for f in wanted if f.name not in dict(skipped)], skipped
 
 
 def time_training(frameworks, data, epochs, repeats):
@@ -358,7 +152,8 @@ def measure_memory(frameworks, X_train, y_train, epochs):
         for framework in frameworks:
             command = [
                 sys.executable,
-                str(Path(__file__).resolve()),
+                "-m",
+                __spec__.name,  # this module, benchmarks.bench_training
                 "--measure-memory",
                 framework.name,
                 "--arrays",
@@ -366,7 +161,9 @@ def measure_memory(frameworks, X_train, y_train, epochs):
                 "--epochs",
                 str(epochs),
             ]
-            done = subprocess.run(command, capture_output=True, text=True)
+            done = subprocess.run(
+                command, capture_output=True, text=True, cwd=REPO_ROOT
+            )
             if done.returncode != 0:
                 log(f"  memory run of {framework.name} failed:\n{done.stderr}")
                 continue
@@ -375,45 +172,22 @@ def measure_memory(frameworks, X_train, y_train, epochs):
     return results
 
 
-def time_grid_search(frameworks, X, y, epochs, repeats):
+def time_grid(frameworks, X, y, epochs, repeats):
     """GridSearchCV over ``GRID`` (cv=2, no refit) with n_jobs=1 and 2; return medians.
 
     Eight fits of half the rows each: few enough to run in seconds, enough that
     the worker pool's start-up and data transfer do not hide the parallel part.
     The refit is left out: it is one more fit that ``n_jobs`` does not touch.
+    Only the frameworks with ``parallel`` set are timed (sklearn and ours with
+    numpy steps).
     """
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import GridSearchCV
-
-    def run(framework, n_jobs, X, y, max_iter):
-        search = GridSearchCV(
-            framework.estimator(max_iter, seed=0),
-            GRID,
-            cv=2,
-            n_jobs=n_jobs,
-            refit=False,
-        )
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            search.fit(X, y)
-        return time.perf_counter() - start
-
-    frameworks = [f for f in frameworks if f.parallel]
-    # set before the worker pool starts: workers keep the environment they began with
-    use_kernels("numpy")
-    for framework in frameworks:  # start the worker processes, import in them
-        run(framework, 2, X[:500], y[:500], 1)
-    times = {(f.name, n): [] for f in frameworks for n in (1, 2)}
-    for repeat in range(repeats):
-        for framework in frameworks:
-            for n_jobs in (1, 2):
-                seconds = run(framework, n_jobs, X, y, epochs)
-                times[framework.name, n_jobs].append(seconds)
-                log(
-                    f"  repeat {repeat + 1}/{repeats} grid {framework.name:8s}"
-                    f" n_jobs={n_jobs} {seconds:7.2f} s"
-                )
+    runs = [
+        GridRun(f.name, n_jobs, f.estimator(epochs, seed=0))
+        for f in frameworks
+        if f.parallel
+        for n_jobs in (1, 2)
+    ]
+    times = time_grid_search(runs, GRID, X, y, cv=2, refit=False, repeats=repeats)
     return {key: statistics.median(values) for key, values in times.items()}
 
 
@@ -422,14 +196,10 @@ def time_grid_search(frameworks, X, y, epochs, repeats):
 # --------------------------------------------------------------------------
 
 
-def _fmt(value, spec, missing="n/a"):
-    return missing if value is None else format(value, spec)
-
-
 def _row(framework, timing, sklearn, memory, grid, peak, n_train):
     """One table row; ``sklearn`` is sklearn's median s/epoch, or None."""
     seconds = statistics.median(timing["seconds"])
-    ratio = _fmt(sklearn and seconds / sklearn, ".2f")
+    ratio = fmt(sklearn and seconds / sklearn, ".2f")
     accuracy = [100 * a for a in timing["accuracy"]]
     acc = f"{statistics.median(accuracy):.2f}"
     if len(accuracy) > 1:
@@ -445,8 +215,8 @@ def _row(framework, timing, sklearn, memory, grid, peak, n_train):
         f"{seconds:.3f}",
         ratio,
         acc,
-        _fmt(mem.get("tracemalloc_mb"), ".1f"),
-        _fmt(mem.get("malloc_mb"), ".1f"),
+        fmt(mem.get("tracemalloc_mb"), ".1f"),
+        fmt(mem.get("malloc_mb"), ".1f"),
         f"{gflops:.1f} ({100 * gflops / peak:.0f}%)",
         f"{timing['rows_per_s']:,.0f}",
         grid_cell,
@@ -539,7 +309,7 @@ def report(args, state, frameworks, timing, memory, grid, peak, n_train, skipped
         "- s/epoch of each repeat, in order (the machine's speed swings by up to "
         "2x for tens of seconds, so a slow repeat shows here): "
         + "; ".join(
-            f"{f.name} " + " ".join(f"{s:.3f}" for s in timing[f.name]["seconds"])
+            f"{f.name} " + fmt_list(timing[f.name]["seconds"], ".3f")
             for f in frameworks
         )
         + ".",
@@ -651,7 +421,7 @@ def run(args):
     if not args.skip_grid and any(f.parallel for f in frameworks):
         log("timing GridSearchCV n_jobs=1 vs 2")
         rows = min(GRID_ROWS, len(data[0]))
-        grid = time_grid_search(
+        grid = time_grid(
             frameworks, data[0][:rows], data[1][:rows], args.epochs, args.repeats
         )
     report(args, state, frameworks, timing, memory, grid, peak, len(data[0]), skipped)

@@ -14,7 +14,7 @@ The optimizer's moment vectors (training state, two more copies of the
 weights) are dropped before saving: predictions are unchanged; a warm start
 from the bundled model begins with a fresh optimizer.
 
-    python benchmarks/make_bundled_model.py --data ../shared/data
+    python -m benchmarks.make_bundled_model --data ../shared/data
 """
 
 import argparse
@@ -31,13 +31,14 @@ from pathlib import Path
 
 import numpy as np
 import sklearn
-from _common import REPO_ROOT, add_data_argument
 
 import skdigits
 from skdigits import load_model, save_model
 from skdigits._atomic import atomic_output
 from skdigits.cli import main as skdigits_main
 from skdigits.datasets import load_mnist_csv
+
+from ._common import REPO_ROOT, add_data_argument
 
 MAX_BYTES = 3_000_000  # "3 MB or less" (issue 12)
 NAME = "mnist_default"
@@ -97,7 +98,7 @@ def provenance(model, accuracy, n_test, args, seconds, data):
         "test_images": n_test,
         "train_file": args.data.joinpath("mnist_train.csv.gz").name,
         "test_file": args.data.joinpath("mnist_test.csv.gz").name,
-        "made_by": "python benchmarks/make_bundled_model.py --data DIR",
+        "made_by": "python -m benchmarks.make_bundled_model --data DIR",
         "equivalent_command": (
             "skdigits train --train mnist_train.csv.gz --test mnist_test.csv.gz "
             f"--model {NAME}.skops  (every other option at its default)"

@@ -4,7 +4,10 @@ Stratified by digit with a fixed seed, rows kept in their original order, the
 header ``label,1x1,...,28x28`` kept, gzip level 9 with a zero timestamp: the
 same command always writes the same bytes.
 
-    python benchmarks/make_sample.py --data-dir ../shared/data --out skdigits/data
+    python -m benchmarks.make_sample --data-dir ../shared/data --out skdigits/data
+
+from the repository root (``--out``'s default is relative to it; ``--data-dir``'s
+is ``$SKDIGITS_DATA_DIR``, else ``../shared/data`` from the repository root).
 """
 
 import argparse
@@ -18,6 +21,8 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from skdigits.datasets import load_mnist_csv
+
+from ._common import default_data_dir
 
 SAMPLES = {  # output name: (source name, rows)
     "mnist_train_sample.csv.gz": ("mnist_train.csv.gz", 5000),
@@ -52,7 +57,7 @@ def to_csv_gz(X, y, path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
     parser.add_argument("--out", type=Path, default=Path("skdigits/data"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
