@@ -1,4 +1,4 @@
-"""Hidden-layer activations: each function sits beside its derivative.
+r"""Hidden-layer activations: each function sits beside its derivative.
 
 ``ACTIVATIONS`` is the single source of truth: the names the estimator accepts
 are ``set(ACTIVATIONS)``. Every entry has
@@ -7,7 +7,13 @@ are ``set(ACTIVATIONS)``. Every entry has
 * ``derivative(Z, A, delta)``: multiplies ``delta`` in place by :math:`f'(Z)`,
   reading the output ``A = f(Z)`` where that is enough (``Z`` is then ``None``);
 * ``needs_z``: whether ``derivative`` needs the pre-activation ``Z`` (only the
-  activations whose derivative cannot be recovered from their output).
+  activations whose derivative cannot be recovered from their output);
+* ``init_bound(fan_in, fan_out)``: the half-width of a layer's uniform initial
+  weights: He-uniform :math:`\sqrt{6 / n_{in}}` for the rectifier family,
+  Glorot-uniform :math:`\sqrt{6 / (n_{in} + n_{out})}` for identity and tanh,
+  and Glorot's 4x larger bound for logistic, as scikit-learn uses for it.
+  (scikit-learn's MLPClassifier uses Glorot for every activation, relu too, so
+  the same ``random_state`` does not give its initial weights.)
 
 All functions keep the dtype of their input (float32 stays float32) and never
 warn about overflow, whatever the magnitude of ``Z``.
@@ -25,12 +31,28 @@ _SQRT_HALF = np.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
 
+def he_uniform_bound(fan_in, fan_out):
+    """He-uniform half-width, for activations that cut or damp negatives."""
+    return np.sqrt(6.0 / fan_in)
+
+
+def glorot_uniform_bound(fan_in, fan_out):
+    """Glorot-uniform half-width, for activations symmetric around 0."""
+    return np.sqrt(6.0 / (fan_in + fan_out))
+
+
+def logistic_bound(fan_in, fan_out):
+    """Glorot's bound times 4: the logistic's slope at 0 is 1/4."""
+    return 4.0 * glorot_uniform_bound(fan_in, fan_out)
+
+
 @dataclass(frozen=True)
 class Activation:
-    """An activation function and its derivative, kept together."""
+    """An activation function, its derivative and its initial weights' scale."""
 
     forward: Callable
     derivative: Callable
+    init_bound: Callable = he_uniform_bound
     needs_z: bool = False
 
 
@@ -144,9 +166,9 @@ def _silu_derivative(Z, A, delta):
 
 
 ACTIVATIONS = {
-    "identity": Activation(_identity, _identity_derivative),
-    "logistic": Activation(_logistic, _logistic_derivative),
-    "tanh": Activation(_tanh, _tanh_derivative),
+    "identity": Activation(_identity, _identity_derivative, glorot_uniform_bound),
+    "logistic": Activation(_logistic, _logistic_derivative, logistic_bound),
+    "tanh": Activation(_tanh, _tanh_derivative, glorot_uniform_bound),
     "relu": Activation(_relu, _relu_derivative),
     "leaky_relu": Activation(_leaky_relu, _leaky_relu_derivative),
     "elu": Activation(_elu, _elu_derivative),

@@ -35,23 +35,11 @@ from skdigits._activations import ACTIVATIONS
 from skdigits._dropout import DropoutMasks, row_keys
 from skdigits._losses import OUTPUTS, mean_loss
 from skdigits._network import Network, Workspace, logits
-from skdigits._optimizers import OPTIMIZERS
+from skdigits._optimizers import OPTIMIZERS, SCHEDULES, optimizer_params
 
 # An epoch whose mean data loss exceeds this many times that of a uniform
 # guess has diverged, even while the loss is still finite.
 _DIVERGENCE_FACTOR = 100.0
-
-# The estimator parameters each optimizer takes, in its constructor's order.
-_OPTIMIZER_PARAMS = {
-    "sgd": (
-        "learning_rate_init",
-        "learning_rate",
-        "momentum",
-        "nesterovs_momentum",
-        "power_t",
-    ),
-    "adam": ("learning_rate_init", "beta_1", "beta_2", "epsilon", "learning_rate"),
-}
 
 _DIVERGED = (
     "The training loss became {value:.4g} at iteration {it}: training diverged. "
@@ -247,7 +235,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
         ],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive", "cosine"})],
+        "learning_rate": [StrOptions(set(SCHEDULES))],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -656,7 +644,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
                 optimizer.flush_negligible(net.theta)
                 if self._should_stop(optimizer) or incremental:
                     break
-                if self.n_iter_ == self.max_iter and self.learning_rate != "cosine":
+                if self.n_iter_ == self.max_iter and not optimizer.schedule.is_plan:
                     warnings.warn(
                         "Stochastic Optimizer: Maximum iterations (%d) reached and "
                         "the optimization hasn't converged yet." % self.max_iter,
@@ -671,8 +659,8 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         old = getattr(self, "_optimizer", None)
         if incremental and old is not None and old.matches(net.theta):
             return old
-        args = [getattr(self, name) for name in _OPTIMIZER_PARAMS[self.solver]]
-        optimizer = OPTIMIZERS[self.solver](net.theta, *args)
+        params = {name: getattr(self, name) for name in optimizer_params(self.solver)}
+        optimizer = OPTIMIZERS[self.solver](net.theta, **params)
         self._optimizer = optimizer
         return optimizer
 
@@ -815,7 +803,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
     def _should_stop(self, optimizer):
         if self._no_improvement_count <= self.n_iter_no_change:
             return False
-        if self.learning_rate == "cosine" and not self.early_stopping:
+        if optimizer.schedule.is_plan and not self.early_stopping:
             return False  # the schedule is the plan: only validation cuts it short
         what = "Validation score" if self.early_stopping else "Training loss"
         msg = "%s did not improve more than tol=%f for %d consecutive epochs." % (

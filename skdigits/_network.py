@@ -36,17 +36,14 @@ import scipy.sparse as sp
 from skdigits._activations import ACTIVATIONS
 from skdigits._losses import OUTPUTS
 
-# Activations trained best from He-uniform initial weights; the others
-# (identity, tanh) use Glorot-uniform, and logistic Glorot's 4x larger bound.
-_HE_INIT = frozenset({"relu", "leaky_relu", "elu", "gelu", "silu", "softplus"})
-
 
 def init_bound(activation, fan_in, fan_out):
-    """Half-width of the uniform initial weights of one layer."""
-    if activation in _HE_INIT:
-        return np.sqrt(6.0 / fan_in)
-    bound = np.sqrt(6.0 / (fan_in + fan_out))
-    return 4.0 * bound if activation == "logistic" else bound
+    """Half-width of the uniform initial weights of one layer.
+
+    The scheme belongs to the layer's activation (``init_bound`` of its
+    :data:`~skdigits._activations.ACTIVATIONS` entry).
+    """
+    return ACTIVATIONS[activation].init_bound(fan_in, fan_out)
 
 
 def flush_negligible(values):

@@ -19,10 +19,16 @@ so it falls from ``learning_rate_init`` towards 0 over the planned steps
 (:meth:`_FlatOptimizer.plan`). scikit-learn's ``'constant'``, ``'invscaling'``
 and ``'adaptive'`` keep their sgd-only meaning: Adam ignores them.
 
-``OPTIMIZERS`` maps the ``solver`` name to its class.
+Two registries are the single source of truth: ``SCHEDULES`` maps the
+``learning_rate`` name to its :class:`Schedule`, and ``OPTIMIZERS`` maps the
+``solver`` name to its class, whose constructor's keyword arguments are the
+estimator parameters it takes (:func:`optimizer_params`).
 """
 
+import inspect
 import math
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -30,27 +36,88 @@ from skdigits._kernels import kernels
 from skdigits._network import flush_negligible
 
 
+def _cosine_rate(rate_init, n_steps, planned_steps):
+    """Step ``n_steps`` (0-based) of a cosine annealing over ``planned_steps``."""
+    done = min(n_steps, planned_steps) / planned_steps
+    return 0.5 * rate_init * (1.0 + math.cos(math.pi * done))
+
+
+def _invscaling_rate(rate_init, samples_seen, power_t):
+    """scikit-learn's ``'invscaling'``: :math:`\\eta_0 / (t + 1)^{p}`."""
+    return rate_init / (samples_seen + 1) ** power_t
+
+
+def _adaptive_rate(rate):
+    """scikit-learn's ``'adaptive'`` on a stall: divide by 5, or None to stop."""
+    return None if rate <= 1e-6 else rate / 5.0
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How a ``learning_rate`` schedule moves the step size.
+
+    Attributes
+    ----------
+    step_rate : callable or None
+        ``step_rate(rate_init, n_steps, planned_steps)``: the rate of every step.
+    epoch_rate : callable or None
+        ``epoch_rate(rate_init, samples_seen, power_t)``: the rate after each
+        epoch.
+    on_stall : callable or None
+        ``on_stall(rate)`` when the loss stalls: the new rate, or None to stop.
+        Without it a stall stops training.
+    is_plan : bool
+        The schedule is the plan: it runs to ``max_iter`` (only early
+        stopping's validation score cuts it short) and reaching ``max_iter``
+        is no convergence failure.
+    sgd_only : bool
+        scikit-learn's meaning: Adam ignores the schedule (steps at a constant
+        ``learning_rate_init``).
+    """
+
+    step_rate: Optional[Callable] = None
+    epoch_rate: Optional[Callable] = None
+    on_stall: Optional[Callable] = None
+    is_plan: bool = False
+    sgd_only: bool = False
+
+
+SCHEDULES = {
+    "constant": Schedule(),
+    "invscaling": Schedule(epoch_rate=_invscaling_rate, sgd_only=True),
+    "adaptive": Schedule(on_stall=_adaptive_rate, sgd_only=True),
+    "cosine": Schedule(step_rate=_cosine_rate, is_plan=True),
+}
+
+
 class _FlatOptimizer:
     """Shared learning-rate handling; subclasses implement :meth:`step`."""
 
-    def __init__(self, theta, learning_rate_init, learning_rate="constant"):
+    # whether scikit-learn's sgd-only schedules apply to this optimizer
+    takes_sgd_schedules = False
+
+    def __init__(
+        self, theta, learning_rate_init, learning_rate="constant", power_t=0.5
+    ):
         self.learning_rate_init = float(learning_rate_init)
         self.learning_rate = float(learning_rate_init)
-        self.lr_schedule = learning_rate
+        schedule = SCHEDULES[learning_rate]
+        if schedule.sgd_only and not self.takes_sgd_schedules:
+            schedule = SCHEDULES["constant"]
+        self.schedule = schedule
+        self.power_t = float(power_t)
         self.n_params, self.dtype = theta.size, theta.dtype
         self.n_steps, self.planned_steps = 0, None
 
     def plan(self, n_steps):
-        """Set the number of steps the ``'cosine'`` schedule anneals over."""
+        """Set the number of steps a per-step schedule (``'cosine'``) spans."""
         self.planned_steps = max(int(n_steps), 1)
 
     def _next_rate(self):
-        """The step size of the coming step (``'cosine'`` moves it every step)."""
-        if self.lr_schedule == "cosine":
-            budget = self.planned_steps or 1
-            done = min(self.n_steps, budget) / budget
-            self.learning_rate = (
-                0.5 * self.learning_rate_init * (1.0 + math.cos(math.pi * done))
+        """The step size of the coming step (a per-step schedule moves it)."""
+        if self.schedule.step_rate is not None:
+            self.learning_rate = self.schedule.step_rate(
+                self.learning_rate_init, self.n_steps, self.planned_steps or 1
             )
         self.n_steps += 1
         return self.learning_rate
@@ -69,6 +136,10 @@ class _FlatOptimizer:
 
     def iteration_ends(self, time_step):
         """Called after each epoch with the number of samples seen so far."""
+        if self.schedule.epoch_rate is not None:
+            self.learning_rate = self.schedule.epoch_rate(
+                self.learning_rate_init, time_step, self.power_t
+            )
 
     def _state(self):
         """The optimizer's state vectors, laid out like ``theta``."""
@@ -84,9 +155,19 @@ class _FlatOptimizer:
 
     def trigger_stopping(self, msg, verbose):
         """Whether to stop when the loss stalls; adaptive schedules decay instead."""
+        if self.schedule.on_stall is None:
+            if verbose:
+                print(msg + " Stopping.")
+            return True
+        rate = self.schedule.on_stall(self.learning_rate)
+        if rate is None:
+            if verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate = rate
         if verbose:
-            print(msg + " Stopping.")
-        return True
+            print(msg + " Setting learning rate to %f" % self.learning_rate)
+        return False
 
 
 class SGD(_FlatOptimizer):
@@ -104,19 +185,20 @@ class SGD(_FlatOptimizer):
     (see the module docstring).
     """
 
+    takes_sgd_schedules = True
+
     def __init__(
         self,
         theta,
         learning_rate_init=0.1,
         learning_rate="constant",
         momentum=0.9,
-        nesterov=True,
+        nesterovs_momentum=True,
         power_t=0.5,
     ):
-        super().__init__(theta, learning_rate_init, learning_rate)
+        super().__init__(theta, learning_rate_init, learning_rate, power_t)
         self.momentum = float(momentum)
-        self.nesterov = bool(nesterov)
-        self.power_t = float(power_t)
+        self.nesterov = bool(nesterovs_momentum)
         self.velocity = np.zeros_like(theta)
 
     def _state(self):
@@ -134,24 +216,6 @@ class SGD(_FlatOptimizer):
         kernels()["sgd"](
             lr, mu, self.nesterov, decay, n_decay, theta, grad, work, self.velocity
         )
-
-    def iteration_ends(self, time_step):
-        if self.lr_schedule == "invscaling":
-            self.learning_rate = (
-                self.learning_rate_init / (time_step + 1) ** self.power_t
-            )
-
-    def trigger_stopping(self, msg, verbose):
-        if self.lr_schedule != "adaptive":
-            return super().trigger_stopping(msg, verbose)
-        if self.learning_rate <= 1e-6:
-            if verbose:
-                print(msg + " Learning rate too small. Stopping.")
-            return True
-        self.learning_rate /= 5.0
-        if verbose:
-            print(msg + " Setting learning rate to %f" % self.learning_rate)
-        return False
 
 
 class Adam(_FlatOptimizer):
@@ -208,3 +272,16 @@ class Adam(_FlatOptimizer):
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+
+def optimizer_params(solver):
+    """The estimator parameters ``OPTIMIZERS[solver]`` takes, in its order.
+
+    They are its constructor's arguments after ``theta``, named as the
+    estimator's parameters.
+
+    >>> optimizer_params("adam")
+    ('learning_rate_init', 'beta_1', 'beta_2', 'epsilon', 'learning_rate')
+    """
+    names = tuple(inspect.signature(OPTIMIZERS[solver]).parameters)
+    return names[1:]

@@ -169,3 +169,17 @@ def test_derivative_at_large_z_is_the_limit(dtype):
     }
     for name, expected in limits.items():
         np.testing.assert_allclose(derivative(name, Z), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_initial_weights_scheme_suits_the_activation(name):
+    """Rectifiers start from He-uniform, symmetric ones from Glorot-uniform."""
+    bound = ACTIVATIONS[name].init_bound(600, 10)
+    glorot = np.sqrt(6 / 610)
+    if name in {"identity", "tanh"}:
+        assert bound == pytest.approx(glorot)
+    elif name == "logistic":
+        assert bound == pytest.approx(4 * glorot)
+    else:  # cut or damp negatives: He, which ignores fan_out
+        assert bound == pytest.approx(np.sqrt(6 / 600))
+        assert ACTIVATIONS[name].init_bound(600, 1000) == bound

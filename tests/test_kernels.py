@@ -40,7 +40,9 @@ def _needs_numba(backend):
 OPTIMIZERS = {
     "adam": lambda theta: Adam(theta),
     "sgd-nesterov": lambda theta: SGD(theta, learning_rate_init=0.05),
-    "sgd-momentum": lambda theta: SGD(theta, learning_rate_init=0.05, nesterov=False),
+    "sgd-momentum": lambda theta: SGD(
+        theta, learning_rate_init=0.05, nesterovs_momentum=False
+    ),
 }
 
 

@@ -7,7 +7,7 @@ by hand, over two steps so that momentum and bias correction matter.
 import numpy as np
 import pytest
 
-from skdigits._optimizers import OPTIMIZERS, SGD, Adam
+from skdigits._optimizers import OPTIMIZERS, SCHEDULES, SGD, Adam, optimizer_params
 
 
 def theta_and_grads(dtype=np.float64):
@@ -24,7 +24,7 @@ def test_registry_names_the_stochastic_solvers():
 def test_sgd_plain_momentum_two_steps(dtype):
     theta, (g1, g2) = theta_and_grads(dtype)
     lr, mu = 0.1, 0.9
-    opt = SGD(theta, learning_rate_init=lr, momentum=mu, nesterov=False)
+    opt = SGD(theta, learning_rate_init=lr, momentum=mu, nesterovs_momentum=False)
     expected = theta.astype(np.float64)
     v = -lr * g1
     expected = expected + v
@@ -42,7 +42,7 @@ def test_sgd_plain_momentum_two_steps(dtype):
 def test_sgd_nesterov_two_steps(dtype):
     theta, (g1, g2) = theta_and_grads(dtype)
     lr, mu = 0.05, 0.8
-    opt = SGD(theta, learning_rate_init=lr, momentum=mu, nesterov=True)
+    opt = SGD(theta, learning_rate_init=lr, momentum=mu, nesterovs_momentum=True)
     expected = theta.astype(np.float64)
     v = -lr * g1
     expected = expected + mu * v - lr * g1
@@ -135,7 +135,9 @@ def test_matches_checks_size_and_dtype():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
-    "make", [lambda t: Adam(t), lambda t: SGD(t, nesterov=False)], ids=["adam", "sgd"]
+    "make",
+    [lambda t: Adam(t), lambda t: SGD(t, nesterovs_momentum=False)],
+    ids=["adam", "sgd"],
 )
 def test_decay_steps_along_grad_plus_decay_times_theta_on_the_first_entries(
     make, dtype
@@ -222,3 +224,21 @@ def test_flush_keeps_adams_parameters_and_moments_out_of_the_subnormal_range():
             opt.flush_negligible(theta)
             assert subnormal() == 0
     assert seen == 0
+
+
+@pytest.mark.parametrize("solver", sorted(OPTIMIZERS))
+def test_optimizer_arguments_are_estimator_parameters(solver):
+    """The constructor's arguments are read from the estimator by name."""
+    from skdigits import NumpyMLPClassifier
+
+    names = optimizer_params(solver)
+    assert "learning_rate_init" in names
+    assert set(names) <= set(NumpyMLPClassifier().get_params())
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_adam_honours_only_the_schedules_for_every_solver(name):
+    opt = Adam(np.zeros(3), learning_rate_init=0.01, learning_rate=name)
+    expected = SCHEDULES["constant"] if SCHEDULES[name].sgd_only else SCHEDULES[name]
+    assert opt.schedule is expected
+    assert SGD(np.zeros(3), learning_rate=name).schedule is SCHEDULES[name]
