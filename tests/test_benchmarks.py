@@ -1,0 +1,96 @@
+"""The benchmarks package: every benchmark runs as ``python -m benchmarks.<name>``.
+
+Fast and in-process: nothing here times or trains anything real (the benchmarks
+are measurements, never asserted on).
+"""
+
+import importlib
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = REPO_ROOT / "benchmarks"
+#: every runnable module: bench_*.py and the make_*.py scripts
+MODULES = sorted(
+    path.stem for path in BENCHMARKS.glob("*.py") if not path.stem.startswith("_")
+)
+
+
+@pytest.fixture
+def package(monkeypatch):
+    """Import from ``benchmarks`` as ``python -m`` from the repository root does."""
+    monkeypatch.syspath_prepend(str(REPO_ROOT))
+    return lambda name: importlib.import_module(f"benchmarks.{name}")
+
+
+@pytest.fixture
+def kernels_restored(monkeypatch):
+    """Let a test call ``use_kernels``: the environment and the backend come back."""
+    from skdigits import _kernels
+
+    monkeypatch.delenv("SKDIGITS_KERNELS", raising=False)
+    yield
+    _kernels.kernels.cache_clear()  # the backend is read again from the environment
+
+
+def test_every_benchmark_is_found():
+    assert {"bench_training", "bench_matrix", "make_bundled_model"} <= set(MODULES)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_benchmark_imports_as_a_module_and_shows_its_help(name, package, capsys):
+    module = package(name)
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(["--help"])
+    assert exit_info.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_no_benchmark_edits_sys_path():
+    offenders = [
+        path.name for path in BENCHMARKS.rglob("*.py") if "sys.path" in path.read_text()
+    ]
+    assert offenders == []
+
+
+def test_readme_commands_name_modules_that_exist():
+    text = (BENCHMARKS / "README.md").read_text()
+    assert "python benchmarks/" not in text, "use python -m benchmarks.<name>"
+    named = set(re.findall(r"python -m benchmarks\.(\w+)", text))
+    assert named, "the README gives no command"
+    assert named <= set(MODULES)
+    assert {m for m in MODULES if m.startswith("bench_")} <= named
+
+
+def test_torch_adapter_skips_cleanly_without_torch(package, monkeypatch):
+    frameworks = package("_frameworks")
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch -> ImportError
+    found, skipped = frameworks.available_frameworks(["sklearn", "torch"])
+    assert [f.name for f in found] == ["sklearn"]
+    assert skipped == [("torch", "torch is not installed")]
+
+
+def test_grid_search_timer_times_every_run(package, kernels_restored, digits):
+    from sklearn.neural_network import MLPClassifier
+
+    frameworks = package("_frameworks")
+    X, _, y, _ = digits
+    mlp = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    runs = [frameworks.GridRun("b", 1, mlp), frameworks.GridRun("a", 1, mlp)]
+    times = frameworks.time_grid_search(
+        runs, {"alpha": [1e-4, 1e-2]}, X, y, cv=2, refit=False, repeats=2
+    )
+    assert list(times) == [("b", 1), ("a", 1)]  # the runs' order, for the tables
+    assert all(len(seconds) == 2 and min(seconds) > 0 for seconds in times.values())
+
+
+def test_formatters_mark_missing_values(package):
+    common = package("_common")
+    assert common.fmt(None, ".2f") == "n/a"
+    assert common.fmt(0.1234, ".2f") == "0.12"
+    assert common.fmt_ratio(0.5) == "0.50x"
+    assert common.fmt_ratio(None) == "n/a"
+    assert common.fmt_list([1.0, 2.5], ".1f", " / ") == "1.0 / 2.5"
