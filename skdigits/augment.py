@@ -34,7 +34,8 @@ The geometric augmenters resample by bilinear interpolation, vectorised over
 the whole batch (one set of sampling coordinates per image, as kornia's
 batched warps): no Python loop per image. A :class:`Chain` of geometric steps
 composes their sampling coordinates and interpolates once, which blurs less
-and runs faster than warping step after step.
+and runs faster than warping step after step. (The interpolation is in the
+private ``skdigits._warp``; :func:`plot_augmented` is in ``skdigits._plotting``.)
 
 Coordinates: a pixel's position is :math:`p = (x, y)`, its column and row,
 with :math:`y` pointing down as the image is displayed, and the image centre
@@ -48,8 +49,18 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval
-from sklearn.utils.metaestimators import _BaseComposition
+
+from skdigits._plotting import plot_augmented
+from skdigits._sklearn_compat import Interval, _BaseComposition, validate_params
+from skdigits._warp import (
+    Bilinear,
+    concatenate_blocks,
+    pad_edge,
+    pixel_grid,
+    row_blocks,
+    rows_of,
+    warp_batch,
+)
 
 __all__ = [
     "Chain",
@@ -58,12 +69,6 @@ __all__ = [
     "make_chain",
     "plot_augmented",
 ]
-
-# Rows are drawn and warped in blocks of at most this many pixels (20 MNIST
-# images), so that every working array stays below glibc's 128 KiB mmap
-# threshold and is reused from the heap: page-faulting fresh arrays of a whole
-# batch on every call made warps of 128 MNIST images 2-4 times slower.
-_CHUNK_PIXELS = 16_384
 
 _PAIR = (tuple, list, np.ndarray)
 
@@ -91,7 +96,7 @@ def _validate_once(estimator):
             return
     except (TypeError, ValueError):  # e.g. an array compared element-wise
         pass
-    estimator._validate_params()
+    validate_params(estimator)
     _VALIDATED[estimator] = values
 
 
@@ -132,7 +137,7 @@ class _Geometric(_Augmenter):
         X = self._check_images(X)
         drawer = self._drawer()
         draw = lambda start, stop: [drawer(stop - start, rng)]  # noqa: E731
-        return _warp_batch(X, [self], draw, compose=True)
+        return warp_batch(X, [self], draw, compose=True)
 
     def warp(self, X, params):
         """Warp the images ``X`` with the parameters ``params`` from `draw`.
@@ -150,7 +155,7 @@ class _Geometric(_Augmenter):
             Same dtype as ``X``: a new array even for the identity.
         """
         X = self._check_images(X)
-        return _warp_batch(X, [self], _rows_of([params]), compose=True)
+        return warp_batch(X, [self], rows_of([params]), compose=True)
 
 
 # ------------------------------------------------------------ RandomAffine
@@ -461,7 +466,7 @@ class ElasticDistortion(_Geometric):
 
         def draw(n, rng):
             displacement = np.empty((n, 2, h, w), dtype=np.float32)
-            for start, stop in _blocks(n, h * w):
+            for start, stop in row_blocks(n, h * w):
                 noise = rng.random((stop - start, 2, h, w), dtype=np.float32)
                 field = displacement[start:stop]
                 np.matmul(np.matmul(scaled, noise), G_wT, out=field)
@@ -478,11 +483,11 @@ class ElasticDistortion(_Geometric):
         D = prepared["displacement"]
         m, _, h, w = D.shape
         if x is None:
-            x, y = _grid(self.image_shape)
+            x, y = pixel_grid(self.image_shape)
             return x + D[:, 0].reshape(m, h * w), y + D[:, 1].reshape(m, h * w)
         # Off the pixel grid (a step after this one in a Chain has moved the
         # coordinates): interpolate the field, extended by its edge values.
-        d_x, d_y = _Bilinear(x, y, (h, w), planes=2).sample(_pad_edge(D))
+        d_x, d_y = Bilinear(x, y, (h, w), planes=2).sample(pad_edge(D))
         return x + d_x, y + d_y
 
 
@@ -629,7 +634,7 @@ class Chain(_BaseComposition):
         X = steps[0]._check_images(X)
         drawers = [step._drawer() for step in steps]
         draw = lambda start, stop: [d(stop - start, rng) for d in drawers]  # noqa: E731
-        return _warp_batch(X, steps, draw, self._compose(steps))
+        return warp_batch(X, steps, draw, self._compose(steps))
 
     def draw(self, n, rng):
         """Draw every step's parameters (its steps must be geometric).
@@ -657,9 +662,9 @@ class Chain(_BaseComposition):
         drawers = [step._drawer() for step in steps]
         blocks = [
             [draw(stop - start, rng) for draw in drawers]
-            for start, stop in _blocks(n, pixels)
+            for start, stop in row_blocks(n, pixels)
         ] or [[draw(0, rng) for draw in drawers]]
-        drawn = iter([_concatenate(per_step) for per_step in zip(*blocks)])
+        drawn = iter([concatenate_blocks(per_step) for per_step in zip(*blocks)])
         return [None if _is_passthrough(s) else next(drawn) for _, s in self.steps]
 
     def warp(self, X, params):
@@ -685,7 +690,7 @@ class Chain(_BaseComposition):
                 X_aug = step.warp(X_aug, p)
             return np.array(X, copy=True) if X_aug is X else X_aug
         X = steps[0]._check_images(X)
-        return _warp_batch(X, steps, _rows_of(params), self._compose(steps))
+        return warp_batch(X, steps, rows_of(params), self._compose(steps))
 
     def _active_steps(self):
         """The augmenters that are not 'passthrough', after checking the list."""
@@ -845,247 +850,3 @@ def _shift_maxima(value, owner):
             f"(max_dx, max_dy) >= 0, got {value!r}"
         )
     return float(value[0]), float(value[1])
-
-
-# ------------------------------------------------------ bilinear warping
-
-
-def _warp_batch(X, steps, params_of, compose):
-    """Warp ``X`` through geometric ``steps`` (in order), block by block of rows.
-
-    ``params_of(start, stop)`` gives the steps' parameters for those rows (a
-    fresh draw, or those rows of given parameters). With ``compose`` the
-    steps' source maps are composed and the block is interpolated once;
-    otherwise once per step. The result is clipped to ``X``'s range.
-    """
-    out = np.empty_like(X)
-    if X.shape[0] == 0:
-        return out
-    low, high = X.min(), X.max()
-    for start, stop in _blocks(X.shape[0], X.shape[1]):
-        block = out[start:stop]
-        pairs = [
-            (step, step._prepare(p))
-            for step, p in zip(steps, params_of(start, stop))
-            if p is not None
-        ]
-        groups = ([pairs] if compose else [[pair] for pair in pairs]) if pairs else []
-        source = X[start:stop]
-        for group in groups:
-            _warp_block(source, group, block)
-            source = block  # _warp_block copies its input before writing
-        if not groups:
-            block[...] = source
-        np.clip(block, low, high, out=block)
-    return out
-
-
-def _warp_block(X, pairs, out):
-    """Interpolate rows ``X`` at the composed source coordinates of ``pairs``."""
-    x = y = None
-    for step, prepared in reversed(pairs):
-        x, y = step._source(prepared, x, y)
-    shape, fill = pairs[0][0].image_shape, pairs[0][0].fill
-    _Bilinear(x, y, shape).sample(_pad_constant(X, shape, fill), out=out)
-
-
-def _blocks(n, pixels):
-    """``(start, stop)`` of the blocks of rows that are drawn and warped together."""
-    rows = max(1, _CHUNK_PIXELS // pixels)
-    return [(start, min(start + rows, n)) for start in range(0, n, rows)]
-
-
-def _rows_of(params):
-    """``params_of`` for given parameters: the rows asked for."""
-
-    def params_of(start, stop):
-        return [
-            None if p is None else {k: v[start:stop] for k, v in p.items()}
-            for p in params
-        ]
-
-    return params_of
-
-
-def _concatenate(params):
-    """One step's parameters drawn block by block, as one dict of arrays."""
-    if params[0] is None:
-        return None
-    return {key: np.concatenate([p[key] for p in params]) for key in params[0]}
-
-
-@functools.lru_cache(maxsize=8)
-def _grid_of(h, w):
-    y, x = np.divmod(np.arange(h * w, dtype=np.float32), np.float32(w))
-    x.flags.writeable = y.flags.writeable = False
-    return x, y
-
-
-def _grid(image_shape):
-    """The output pixels' ``(x, y)``: two read-only float32 vectors of h * w."""
-    return _grid_of(int(image_shape[0]), int(image_shape[1]))
-
-
-def _pad_constant(X, image_shape, fill):
-    """Images ``(m, h*w)`` -> planes ``(m, 1, h+2, w+2)`` framed by ``fill``."""
-    h, w = image_shape
-    P = np.full((X.shape[0], 1, h + 2, w + 2), fill, dtype=X.dtype)
-    P[:, 0, 1:-1, 1:-1] = X.reshape(-1, h, w)
-    return P
-
-
-def _pad_edge(D):
-    """Planes ``(m, c, h, w)`` -> ``(m, c, h+2, w+2)`` framed by their edges."""
-    return np.pad(D, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge")
-
-
-class _Bilinear:
-    r"""Bilinear sampling of padded planes at per-image coordinates.
-
-    For a source position :math:`(x, y)` with :math:`x = j + f_x`,
-    :math:`y = i + f_y` (:math:`0 \le f \le 1`) the value is
-
-    .. math::
-
-        (1 - f_y)\,[(1 - f_x) P_{i,j} + f_x P_{i,j+1}]
-        + f_y\,[(1 - f_x) P_{i+1,j} + f_x P_{i+1,j+1}],
-
-    computed as three ``a + f (b - a)`` steps (exact when :math:`f = 0`).
-    The planes carry a one-pixel frame (``fill`` or the edge values) at
-    :math:`x, y = -1` and :math:`x = w`, :math:`y = h`; positions beyond it
-    are clamped onto it, so they read the frame.
-    """
-
-    def __init__(self, x, y, image_shape, planes=1):
-        h, w = image_shape
-        self.row = w + 2
-        self.plane = (h + 2) * (w + 2)
-        self.planes = planes
-        x0, self.fx = _floor_and_fraction(x, w)
-        y0, self.fy = _floor_and_fraction(y, h)
-        # Flat index of the top-left neighbour in the padded planes, counted
-        # in float32 (exact: a chunk holds far fewer than 2**24 values).
-        y0 *= self.row
-        y0 += x0
-        self.index = y0.astype(np.int32)
-        first = np.arange(x.shape[0], dtype=np.int32) * (planes * self.plane)
-        self.index += first[:, None] + (self.row + 1)  # +1 row, +1 column: the frame
-
-    def sample(self, P, out=None):
-        """Sample padded planes ``P`` of shape (m, planes, h+2, w+2).
-
-        Returns a list with one ``(m, h*w)`` array per plane; with ``out``,
-        the single plane's values are written there.
-        """
-        flat = P.reshape(-1)
-        return [
-            self._sample_plane(flat[c * self.plane :], out) for c in range(self.planes)
-        ]
-
-    def _sample_plane(self, flat, out):
-        k, row = self.index, self.row
-        top, top_right = flat.take(k), flat[1:].take(k)
-        bottom, bottom_right = flat[row:].take(k), flat[row + 1 :].take(k)
-        top_right -= top
-        top_right *= self.fx
-        top += top_right
-        bottom_right -= bottom
-        bottom_right *= self.fx
-        bottom += bottom_right
-        bottom -= top
-        bottom *= self.fy
-        return np.add(top, bottom, out=out)
-
-
-def _floor_and_fraction(x, n):
-    """``(i, f)`` with ``x = i + f`` for x clamped to the frame [-1, n]."""
-    x = np.clip(x, np.float32(-1), np.float32(n))
-    i = np.floor(x)
-    np.minimum(i, np.float32(n - 1), out=i)  # x = n: i = n - 1, f = 1
-    x -= i
-    return i, x
-
-
-# ----------------------------------------------------------------- picture
-
-
-def plot_augmented(augmenter, X, path=None, *, n_images=8, n_copies=7, random_state=0):
-    """Draw digits beside augmented copies of them, as a matplotlib figure.
-
-    Row :math:`i` shows image ``X[i]`` and then ``n_copies`` independent
-    draws of the augmenter on it, so one can see what the augmenter does
-    before training with it. Needs matplotlib (``pip install
-    skdigits[plots]``).
-
-    Parameters
-    ----------
-    augmenter : augmenter
-        Called once, as ``augmenter(X_repeated, rng)``.
-    X : array-like of shape (n_samples, height * width)
-        Images as the augmenter sees them in training (for a skdigits
-        pipeline, after :class:`~skdigits.PixelScaler`); integer pixels are
-        converted to float32. The first ``n_images`` rows are shown.
-    path : str or path-like, default=None
-        Also write the figure there as a PNG (atomically: a failed write
-        leaves an existing file as it was).
-    n_images : int, default=8
-        How many images (rows of the grid).
-    n_copies : int, default=7
-        How many augmented copies of each.
-    random_state : int, default=0
-        Seed of the generator given to the augmenter.
-
-    Returns
-    -------
-    figure : matplotlib.figure.Figure
-    """
-    X = np.asarray(X)[:n_images]
-    if not np.issubdtype(X.dtype, np.floating):
-        X = X.astype(np.float32)
-    X_aug = augmenter(
-        np.repeat(X, n_copies, axis=0), np.random.default_rng(random_state)
-    )
-    shape = _display_shape(augmenter, X.shape[1])
-    figure = _grid_figure(X, X_aug.reshape(len(X), n_copies, -1), shape)
-    if path is not None:
-        from skdigits._atomic import atomic_output
-
-        with atomic_output(path, binary=True) as file:
-            figure.savefig(file, format="png", dpi=100)
-    return figure
-
-
-def _display_shape(augmenter, n_pixels):
-    """The augmenter's image_shape (a Chain's: its first step's), else square."""
-    candidates = [augmenter, *(step for _, step in getattr(augmenter, "steps", []))]
-    for candidate in candidates:
-        shape = getattr(candidate, "image_shape", None)
-        if shape is not None:
-            return tuple(shape)
-    side = math.isqrt(n_pixels)
-    return side, n_pixels // side
-
-
-def _grid_figure(X, X_aug, shape):
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError(
-            "plot_augmented needs matplotlib: pip install skdigits[plots]"
-        ) from None
-    n, n_copies = X_aug.shape[:2]
-    figure = Figure(figsize=(1.1 * (n_copies + 1), 1.1 * n + 0.5), layout="constrained")
-    FigureCanvasAgg(figure)
-    figure.suptitle("Digits and augmented copies (a new draw in each column)")
-    vmin, vmax = (float(X.min()), float(X.max())) if X.size else (0.0, 1.0)
-    axes = figure.subplots(max(n, 1), n_copies + 1, squeeze=False)
-    for i, row in enumerate(axes):
-        for j, ax in enumerate(row):
-            ax.set_axis_off()
-            if i < n:
-                image = X[i] if j == 0 else X_aug[i, j - 1]
-                ax.imshow(image.reshape(shape), cmap="gray_r", vmin=vmin, vmax=vmax)
-            if i == 0 and j < 2:
-                ax.set_title("original" if j == 0 else "augmented", fontsize=8)
-    return figure

@@ -13,7 +13,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
-import skdigits.augment as augment_module
 from skdigits import (
     NumpyMLPClassifier,
     PixelScaler,
@@ -28,7 +27,6 @@ from skdigits.augment import (
     RandomAffine,
     gaussian_matrix,
     make_chain,
-    plot_augmented,
 )
 from skdigits.datasets import load_mnist_sample
 
@@ -275,13 +273,6 @@ def test_chain_of_any_callables_and_passthrough(mnist_images):
     assert np.array_equal(out, AddNoise()(RandomAffine()(mnist_images, rng), rng))
 
 
-@pytest.mark.parametrize("augmenter", every_augmenter()[:2], ids=repr)
-def test_result_does_not_depend_on_the_block_size(mnist_images, monkeypatch, augmenter):
-    whole = augmenter(mnist_images, np.random.default_rng(0))
-    monkeypatch.setattr(augment_module, "_CHUNK_PIXELS", 7 * 784)
-    assert np.array_equal(augmenter(mnist_images, np.random.default_rng(0)), whole)
-
-
 # --- the contract ----------------------------------------------------------------
 
 
@@ -492,29 +483,7 @@ def test_the_bundled_model_loads_and_predicts_as_when_it_was_built():
     np.testing.assert_allclose(model.predict_proba(X), expected, atol=1e-6)
 
 
-# --- the picture -----------------------------------------------------------------
-
-
-def test_plot_augmented_writes_a_png_grid(tmp_path, mnist_images):
-    pytest.importorskip("matplotlib")
-    path = tmp_path / "augmented.png"
-    chain = make_chain(RandomAffine(), ElasticDistortion())
-    figure = plot_augmented(chain, mnist_images, path, n_images=4, n_copies=5)
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(figure.axes) == 4 * 6
-    images = [ax.images[0].get_array() for ax in figure.axes]
-    assert np.array_equal(images[0], mnist_images[0].reshape(28, 28))  # the original
-    assert not np.array_equal(images[1], images[0])  # an augmented copy
-    assert not np.array_equal(images[1], images[2])  # each copy drawn afresh
-
-
-def test_plot_augmented_bad_rows_leave_an_existing_file_alone(tmp_path, mnist_images):
-    pytest.importorskip("matplotlib")
-    path = tmp_path / "augmented.png"
-    path.write_bytes(b"old")
-    with pytest.raises(ValueError, match="rows have 64 values"):
-        plot_augmented(RandomAffine(), mnist_images[:, :64], path)
-    assert path.read_bytes() == b"old"
+# --- evaluate --plots shows the augmenter ---------------------------------------------
 
 
 def _fitted_pipeline(augment):
