@@ -29,6 +29,8 @@ class JournalOpened:
         ``"cv"``, ``"estimator"``, ``"scoring"``); empty when it matched.
     fresh : bool
         True when an existing journal was ignored because ``fresh=True``.
+    n_fits : int
+        Every fit of the search (``n_candidates * n_splits``).
     """
 
     path: object
@@ -36,6 +38,7 @@ class JournalOpened:
     reused: int
     mismatch: tuple
     fresh: bool
+    n_fits: int
 
 
 @dataclass(frozen=True)

@@ -256,7 +256,8 @@ class ResumableGridSearchCV(MetaEstimatorMixin, BaseEstimator):
             n_splits=len(splits),
             fresh=self.fresh,
         )
-        self._emit(JournalOpened(journal.path, *status))
+        n_fits = len(candidates) * len(splits)
+        self._emit(JournalOpened(journal.path, *status, n_fits=n_fits))
         with journal:
             yield journal
 
