@@ -29,7 +29,12 @@ from skdigits import load_bundled_model
 from skdigits.cli import main
 from skdigits.datasets import load_mnist_sample, sample_path
 from skdigits.preprocessing import predict_digit
-from skdigits.serve import MAX_BODY_BYTES, DigitServer, default_workers, require_pillow
+from skdigits.serve import (
+    MAX_BODY_BYTES,
+    DigitServer,
+    default_workers,
+    require_pillow,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -57,8 +62,11 @@ def paper_digit(pixels):
 
 
 @pytest.fixture(scope="module")
-def digits():
-    """The first 12 digits of the test sample: ``[(label, png bytes)]``."""
+def scans():
+    """The first 12 digits of the test sample as paper scans: ``[(label, png)]``.
+
+    Not conftest's ``digits`` (sklearn's 8x8 digits): MNIST images as PNG bytes.
+    """
     X, y = load_mnist_sample("test")
     return [(int(label), _encode(paper_digit(x))) for x, label in zip(X[:12], y)]
 
@@ -134,8 +142,8 @@ def raw_exchange(server, request, timeout=10):
     return b"".join(chunks)
 
 
-def assert_still_serves(server, digits):
-    label, png = digits[0]
+def assert_still_serves(server, scans):
+    label, png = scans[0]
     status, _, answer = predict(server, png)
     assert status == 200 and answer["digit"] == label
 
@@ -167,8 +175,8 @@ def test_page_is_self_contained(server):
     assert not re.search(r"https?://", html)
 
 
-def test_predict_answers_digit_probabilities_and_image(server, model, digits):
-    for label, png in digits[:3]:
+def test_predict_answers_digit_probabilities_and_image(server, model, scans):
+    for label, png in scans[:3]:
         status, _, answer = predict(server, png)
         assert status == 200
         expected = predict_digit(model, Image.open(io.BytesIO(png)))
@@ -182,13 +190,13 @@ def test_predict_answers_digit_probabilities_and_image(server, model, digits):
         assert np.array_equal(image.ravel(), expected.pixels)
 
 
-def test_the_bundled_model_reads_scanned_mnist_digits(server, digits):
-    read = [predict(server, png)[2]["digit"] for _, png in digits]
-    assert np.mean(np.equal(read, [label for label, _ in digits])) >= 11 / 12
+def test_the_bundled_model_reads_scanned_mnist_digits(server, scans):
+    read = [predict(server, png)[2]["digit"] for _, png in scans]
+    assert np.mean(np.equal(read, [label for label, _ in scans])) >= 11 / 12
 
 
-def _truncated_png(digits):
-    png = digits[0][1]
+def _truncated_png(scans):
+    png = scans[0][1]
     return png[: len(png) // 2]
 
 
@@ -215,13 +223,13 @@ BAD_BODIES = {
 
 
 @pytest.mark.parametrize("case", BAD_BODIES)
-def test_bad_body_is_refused_and_the_server_keeps_serving(server, digits, case):
+def test_bad_body_is_refused_and_the_server_keeps_serving(server, scans, case):
     make, expected_status, words = BAD_BODIES[case]
-    status, response, answer = predict(server, make(digits))
+    status, response, answer = predict(server, make(scans))
     assert status == expected_status
     assert response.getheader("Content-Type") == "application/json"
     assert words in answer["error"] and "\n" not in answer["error"]
-    assert_still_serves(server, digits)
+    assert_still_serves(server, scans)
 
 
 BAD_HEADERS = {
@@ -233,15 +241,15 @@ BAD_HEADERS = {
 
 
 @pytest.mark.parametrize("case", BAD_HEADERS)
-def test_bad_headers_are_refused_and_the_server_keeps_serving(server, digits, case):
+def test_bad_headers_are_refused_and_the_server_keeps_serving(server, scans, case):
     rest, expected_status = BAD_HEADERS[case]
     answer = raw_exchange(server, b"POST /api/predict HTTP/1.1\r\nHost: x\r\n" + rest)
     assert answer.startswith(f"HTTP/1.1 {expected_status} ".encode())
     assert b'{"error":' in answer
-    assert_still_serves(server, digits)
+    assert_still_serves(server, scans)
 
 
-def test_body_over_5_mb_is_413_without_reading_it(server, digits):
+def test_body_over_5_mb_is_413_without_reading_it(server, scans):
     # Only the headers and 1 kB are sent: the answer must come without the
     # server waiting for (or reading) the 5 MB it was promised.
     head = (
@@ -251,22 +259,22 @@ def test_body_over_5_mb_is_413_without_reading_it(server, digits):
     answer = raw_exchange(server, head.encode() + b"\0" * 1000, timeout=5)
     assert answer.startswith(b"HTTP/1.1 413 ")
     assert b"over the limit of 5 MB" in answer
-    assert_still_serves(server, digits)
+    assert_still_serves(server, scans)
 
 
-def test_body_of_exactly_5_mb_is_read(server, digits):
+def test_body_of_exactly_5_mb_is_read(server, scans):
     status, _, answer = predict(server, b"\0" * MAX_BODY_BYTES)
     assert status == 400 and "not a PNG" in answer["error"]
-    assert_still_serves(server, digits)
+    assert_still_serves(server, scans)
 
 
-def test_expect_100_continue_is_refused_before_the_body(server, digits):
+def test_expect_100_continue_is_refused_before_the_body(server, scans):
     head = (
         "POST /api/predict HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
         f"Content-Length: {6 * MAX_BODY_BYTES}\r\n\r\n"
     )
     assert raw_exchange(server, head.encode(), timeout=5).startswith(b"HTTP/1.1 413 ")
-    assert_still_serves(server, digits)
+    assert_still_serves(server, scans)
 
 
 TRAVERSALS = [
@@ -288,7 +296,7 @@ TRAVERSALS = [
 ]
 
 
-def test_no_request_path_reaches_the_file_system(server, digits, monkeypatch):
+def test_no_request_path_reaches_the_file_system(server, scans, monkeypatch):
     opened = []
 
     def spy(original):
@@ -314,26 +322,26 @@ def test_no_request_path_reaches_the_file_system(server, digits, monkeypatch):
     assert raw_exchange(server, b"GET http://example.org/../x HTTP/1.1\r\n\r\n")[
         :13
     ] in (b"HTTP/1.1 404 ", b"HTTP/1.1 400 ")
-    assert_still_serves(server, digits)
+    assert_still_serves(server, scans)
 
 
-def test_wrong_method_is_405_with_allow(server, digits):
+def test_wrong_method_is_405_with_allow(server, scans):
     status, response, answer = call(server, "GET", "/api/predict")
     assert status == 405 and response.getheader("Allow") == "POST"
     status, response, answer = call(server, "DELETE", "/")
     assert status == 405 and response.getheader("Allow") == "GET"
-    assert_still_serves(server, digits)
+    assert_still_serves(server, scans)
 
 
-def test_concurrent_clients_get_their_own_answers(server, model, digits):
+def test_concurrent_clients_get_their_own_answers(server, model, scans):
     """The load test, small and untimed: 6 clients, 36 requests, keep-alive."""
-    expected = {png: predict(server, png)[2]["digit"] for _, png in digits}
+    expected = {png: predict(server, png)[2]["digit"] for _, png in scans}
 
     def client(offset):
         connection = http.client.HTTPConnection(*server.server_address[:2], timeout=30)
         answers = []
         for i in range(6):
-            png = digits[(offset + i) % len(digits)][1]
+            png = scans[(offset + i) % len(scans)][1]
             connection.request(
                 "POST", "/api/predict", png, {"Content-Type": "image/png"}
             )
@@ -359,9 +367,9 @@ def pooled(model):
         yield server
 
 
-def test_workers_answer_exactly_as_the_server_thread_does(server, pooled, digits):
+def test_workers_answer_exactly_as_the_server_thread_does(server, pooled, scans):
     assert call(pooled, "GET", "/api/health")[2]["workers"] == 2
-    for _, png in digits:
+    for _, png in scans:
         here, there = predict(server, png), predict(pooled, png)
         assert here[0] == there[0] == 200
         assert here[2] == there[2]
@@ -372,25 +380,25 @@ def test_workers_answer_exactly_as_the_server_thread_does(server, pooled, digits
     [b"not an image", png_declaring(30000, 30000), b"\x89PNG\r\n\x1a\n" + b"\0" * 40],
     ids=["not-an-image", "declares-30000x30000", "truncated"],
 )
-def test_refusals_from_a_worker_are_the_same_refusals(server, pooled, digits, body):
+def test_refusals_from_a_worker_are_the_same_refusals(server, pooled, scans, body):
     here, there = predict(server, body), predict(pooled, body)
     assert here[0] == there[0] and here[0] in (400, 413)
     assert here[2] == there[2]
     blank = _encode(Image.new("L", (140, 140), 255))
     assert predict(server, blank)[2] == predict(pooled, blank)[2]
-    assert_still_serves(pooled, digits)
+    assert_still_serves(pooled, scans)
 
 
-def test_concurrent_clients_through_workers(pooled, digits):
-    expected = {png: predict(pooled, png)[2]["digit"] for _, png in digits}
+def test_concurrent_clients_through_workers(pooled, scans):
+    expected = {png: predict(pooled, png)[2]["digit"] for _, png in scans}
     with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(lambda d: predict(pooled, d[1]), digits * 4))
-    assert [a[2]["digit"] for a in answers] == [expected[p] for _, p in digits * 4]
+        answers = list(pool.map(lambda d: predict(pooled, d[1]), scans * 4))
+    assert [a[2]["digit"] for a in answers] == [expected[p] for _, p in scans * 4]
 
 
-def test_a_killed_worker_costs_no_request(pooled, digits):
+def test_a_killed_worker_costs_no_request(pooled, scans):
     os.kill(pooled.pool.pids()[0], signal.SIGKILL)
-    assert_still_serves(pooled, digits)
+    assert_still_serves(pooled, scans)
     assert len(pooled.pool.pids()) == 2
 
 
@@ -560,11 +568,11 @@ def test_serve_refuses_a_port_in_use_in_one_line(capsys):
 def test_serve_without_pillow_says_how_to_install_it(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "PIL", None)
     monkeypatch.setitem(sys.modules, "PIL.Image", None)
-    with pytest.raises(ImportError, match=r"pip install skdigits\[images\]"):
+    with pytest.raises(ImportError, match=r'pip install "skdigits\[serve\]"'):
         require_pillow()
     assert main(["serve", "--port", "0"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "skdigits[images]" in err
+    assert err.count("\n") == 1 and 'pip install "skdigits[serve]"' in err
 
 
 # --- the page in a real browser ------------------------------------------------
@@ -736,9 +744,9 @@ def test_page_clears_from_the_keyboard_and_says_what_to_do(page):
 
 
 def test_page_reads_a_photo_through_the_same_path_as_predict_image(
-    page, server, digits, tmp_path
+    page, server, scans, tmp_path
 ):
-    label, png = digits[1]
+    label, png = scans[1]
     photo = tmp_path / "photo.png"
     photo.write_bytes(png)
     _element(page, "file").send_keys(str(photo))

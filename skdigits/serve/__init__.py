@@ -1,11 +1,12 @@
 """``skdigits serve``: a local page that reads the digit you draw, and its JSON API.
 
-The server is :class:`DigitServer` (``http.server``, a thread per connection,
-no dependency beyond Pillow), with the images read and classified in worker
-processes (``--workers``, one per core by default) so that concurrent requests
-use every core; the page is ``static/index.html`` with its script
-and style beside it, package data served from memory, with no CDN, font or
-build step. :func:`serve` runs it until Ctrl-C.
+The server is :class:`DigitServer` (``_server``: ``http.server``, a thread per
+connection, no dependency beyond Pillow), with the images read and classified
+(``_predict``: bytes in, answer out) in worker processes (``_workers``,
+``--workers``, one per core by default) so that concurrent requests use every
+core; the page is ``static/index.html`` with its script and style beside it,
+package data served from memory, with no CDN, font or build step.
+:func:`serve` runs it until Ctrl-C.
 
 API:
 
@@ -30,14 +31,13 @@ True
 >>> server.server_close()
 """
 
+from skdigits.serve._predict import MAX_PIXELS, require_pillow
 from skdigits.serve._server import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     MAX_BODY_BYTES,
-    MAX_PIXELS,
     DigitServer,
     is_loopback,
-    require_pillow,
     serve,
 )
 from skdigits.serve._workers import MAX_DEFAULT_WORKERS, default_workers

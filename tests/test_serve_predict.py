@@ -1,0 +1,126 @@
+"""skdigits.serve._predict: from a request body to the API's answer, no HTTP."""
+
+import io
+import json
+import pickle
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile
+
+from skdigits import load_bundled_model
+from skdigits.datasets import load_mnist_sample
+from skdigits.preprocessing import predict_digit
+from skdigits.serve._predict import (
+    MAX_PIXELS,
+    RequestError,
+    open_image,
+    predict_payload,
+)
+from skdigits.serve._workers import WorkerPool
+
+
+def _png(image):
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _chunk(kind, data):
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data))
+    )
+
+
+def png_declaring(width, height):
+    """A few hundred bytes claiming ``width x height`` gray pixels."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+        + _chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_bundled_model()
+
+
+@pytest.fixture(scope="module")
+def scan():
+    """``(label, png)``: the first test-sample digit, dark on white, 140x140."""
+    X, y = load_mnist_sample("test")
+    ink = Image.fromarray(255 - X[0].reshape(28, 28).astype(np.uint8))
+    return int(y[0]), _png(ink.resize((140, 140), Image.Resampling.BILINEAR))
+
+
+def test_predict_payload_is_predict_digit_as_plain_json(model, scan):
+    label, png = scan
+    answer = predict_payload(model, png)
+    expected = predict_digit(model, Image.open(io.BytesIO(png)))
+    assert answer["digit"] == expected.label == label
+    assert type(answer["digit"]) is int
+    assert answer["classes"] == list(range(10))
+    np.testing.assert_allclose(answer["probabilities"], expected.probabilities)
+    assert np.array_equal(np.ravel(answer["image28"]), expected.pixels)
+    assert json.loads(json.dumps(answer)) == answer  # JSON as it is
+
+
+@pytest.mark.parametrize(
+    "body, status, words",
+    [
+        (b"label,pixel0\n5,0\n", 400, "not a PNG or JPEG"),
+        (_png(Image.new("L", (20, 20))).replace(b"PNG", b"GIF", 1), 400, "not a PNG"),
+        (png_declaring(40, 40), 400, "cannot decode the PNG image"),
+        (_png(Image.new("L", (140, 140), 255)), 400, "no digit"),
+    ],
+    ids=["csv", "damaged-signature", "no-pixel-data", "blank"],
+)
+def test_a_bad_body_is_one_line_request_error(model, body, status, words):
+    with pytest.raises(RequestError) as caught:
+        predict_payload(model, body)
+    assert caught.value.status == status
+    message = str(caught.value)
+    assert words in message and "\n" not in message
+
+
+@pytest.mark.parametrize("size", [(4097, 4096), (30000, 30000)])
+def test_too_many_pixels_is_413_before_decoding(monkeypatch, size):
+    decoded = []
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(1))
+    with pytest.raises(RequestError, match="too large to decode") as caught:
+        open_image(png_declaring(*size))
+    assert caught.value.status == 413 and f"{MAX_PIXELS:,} pixels" in str(caught.value)
+    assert decoded == []
+
+
+def test_the_pixel_limit_is_inclusive():
+    side = int(MAX_PIXELS**0.5)
+    # the 4096x4096 declaration passes the check; it then fails to decode (400)
+    with pytest.raises(RequestError, match="cannot decode") as caught:
+        open_image(png_declaring(side, side))
+    assert caught.value.status == 400
+
+
+def test_request_error_pickles_with_its_status_and_headers():
+    error = RequestError(405, "answers GET requests only", {"Allow": "GET"})
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is RequestError
+    assert (copy.status, str(copy), copy.headers) == (405, str(error), {"Allow": "GET"})
+
+
+def test_request_error_from_a_worker_process_reaches_the_server(model):
+    pool = WorkerPool(model, 1)
+    try:
+        with pytest.raises(RequestError, match="5000x5000") as caught:
+            pool.run(predict_payload, png_declaring(5000, 5000))
+    finally:
+        pool.close()
+    assert caught.value.status == 413
