@@ -9,15 +9,18 @@ Where that replacement is short it is written below as ``_local_*`` and used
 when the import fails; the tests check each local version against
 scikit-learn's on what skdigits does with it.
 
-``Interval``, ``Options``, ``StrOptions`` (``sklearn.utils._param_validation``)
-    The constraints in ``_parameter_constraints`` of ``NumpyMLPClassifier``
-    and the augmenters. No fallback: they are one piece with the checking
-    machinery of the same module. If it goes, vendor that module (BSD-3) or
-    write the checks out in each ``fit``/``__call__`` (as scikit-learn did
-    before 1.2), with the same messages.
+``Interval``, ``Options``, ``StrOptions``, ``HasMethods``
+    From ``sklearn.utils._param_validation``: the constraints in
+    ``_parameter_constraints`` of ``NumpyMLPClassifier``, the augmenters and
+    ``skdigits.model_selection``'s search. No fallback: they are one piece
+    with the checking machinery of that module. If it goes, vendor the module
+    (BSD-3) or write the checks out in each ``fit``/``__call__`` (as
+    scikit-learn did before 1.2), with the same messages.
 :func:`validate_params` (for the method ``BaseEstimator._validate_params``)
     Checks an object's parameters against its ``_parameter_constraints``: the
-    augmenters, which have no ``fit``, call it. Written here with
+    augmenters, which have no ``fit``, call it, and so can any estimator that
+    checks its parameters outside a ``_fit_context`` method (instead of
+    calling the private method itself). Written here with
     ``validate_parameter_constraints`` (same private module as above), exactly
     what the method does.
 ``_fit_context`` (``sklearn.base``)
@@ -34,7 +37,8 @@ scikit-learn's on what skdigits does with it.
 ``_check_sample_weight`` (``sklearn.utils.validation``)
     ``sample_weight`` of ``NumpyMLPClassifier.fit``. Fallback
     :func:`_local_check_sample_weight`, with the public ``check_array`` and
-    ``check_non_negative`` (NumPy arrays only, the keywords skdigits passes).
+    ``check_non_negative`` (NumPy, not the array API; the keywords skdigits
+    passes).
 ``_BaseComposition`` (``sklearn.utils.metaestimators``)
     The base of :class:`skdigits.augment.Chain`: nested ``get_params``/
     ``set_params`` over named steps (``_get_params``, ``_set_params``) and
@@ -46,11 +50,8 @@ scikit-learn's on what skdigits does with it.
     :func:`_local_safe_split`, with the public ``get_tags`` and NumPy/pandas
     indexing.
 
-Modules that other people were rewriting when this was written
-(``skdigits/_classifier.py``, ``skdigits/model_selection``,
-``skdigits/cli/grid_search.py``, ``skdigits/_journal.py``,
-``skdigits/serve``) may still import some of these from scikit-learn
-directly: ``grep -rn -A6 "from sklearn" skdigits`` shows the imports.
+Every private scikit-learn name in skdigits should come from here:
+``grep -rn -A6 "from sklearn" skdigits`` shows an import that does not.
 """
 
 import functools
@@ -63,6 +64,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import (
+    HasMethods,
     Interval,
     Options,
     StrOptions,
@@ -72,6 +74,7 @@ from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_array, check_is_fitted, check_non_negative
 
 __all__ = [
+    "HasMethods",
     "Interval",
     "Options",
     "StrOptions",

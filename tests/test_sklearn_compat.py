@@ -17,6 +17,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skdigits import NumpyMLPClassifier, _sklearn_compat
 from skdigits._sklearn_compat import (
+    HasMethods,
     Interval,
     Options,
     StrOptions,
@@ -59,7 +60,7 @@ def test_each_name_is_scikit_learns_or_else_the_fallback(module, name):
 def test_the_constraints_are_scikit_learns():
     from sklearn.utils import _param_validation
 
-    for name in ["Interval", "Options", "StrOptions"]:
+    for name in ["HasMethods", "Interval", "Options", "StrOptions"]:
         assert getattr(_sklearn_compat, name) is getattr(_param_validation, name)
 
 
@@ -74,13 +75,17 @@ class Constrained(BaseEstimator):
         "rate": [Interval(Real, 0, None, closed="neither")],
         "fun": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "solver": [StrOptions({"adam", "sgd"})],
+        "estimator": [HasMethods(["fit", "predict"]), None],
     }
 
-    def __init__(self, size="auto", rate=0.1, fun=np.inf, solver="adam"):
+    def __init__(
+        self, size="auto", rate=0.1, fun=np.inf, solver="adam", estimator=None
+    ):
         self.size = size
         self.rate = rate
         self.fun = fun
         self.solver = solver
+        self.estimator = estimator
 
     def fit(self, X=None, y=None):
         self.fitted_ = True
@@ -93,7 +98,14 @@ class Constrained(BaseEstimator):
 
 @pytest.mark.parametrize(
     "params",
-    [{}, {"size": 3}, {"rate": 1e-9}, {"fun": 15000}, {"solver": "sgd"}],
+    [
+        {},
+        {"size": 3},
+        {"rate": 1e-9},
+        {"fun": 15000},
+        {"solver": "sgd"},
+        {"estimator": SVC()},
+    ],
 )
 def test_valid_parameters_pass(params):
     validate_params(Constrained(**params))
@@ -111,6 +123,7 @@ def test_valid_parameters_pass(params):
             {"solver": "lbfgs"},
             "'solver' parameter of Constrained must be a str among",
         ),
+        ({"estimator": "svc"}, "'estimator' .* an object implementing 'fit' and"),
     ],
 )
 def test_bad_parameters_name_the_parameter_class_and_what_is_allowed(params, expected):
