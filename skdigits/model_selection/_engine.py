@@ -213,6 +213,10 @@ def cv_results(candidates, n_splits, fits):
 
 def _mean_std(name, array):
     mean = np.average(array, axis=1)
+    if name == "test_score" and not np.isfinite(mean).all():
+        warnings.warn(
+            f"One or more of the test scores are non-finite: {mean}", UserWarning
+        )
     std = np.sqrt(np.average((array - mean[:, np.newaxis]) ** 2, axis=1))
     return {f"mean_{name}": mean, f"std_{name}": std}
 
