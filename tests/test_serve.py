@@ -17,6 +17,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,6 +34,7 @@ from skdigits.preprocessing import predict_digit
 from skdigits.serve import (
     MAX_BODY_BYTES,
     DigitServer,
+    _server,
     default_workers,
     require_pillow,
 )
@@ -249,16 +252,118 @@ def test_bad_headers_are_refused_and_the_server_keeps_serving(server, scans, cas
     assert_still_serves(server, scans)
 
 
-def test_body_over_5_mb_is_413_without_reading_it(server, scans):
-    # Only the headers and 1 kB are sent: the answer must come without the
-    # server waiting for (or reading) the 5 MB it was promised.
-    head = (
-        "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
-        f"Content-Length: {MAX_BODY_BYTES + 1}\r\n\r\n"
-    )
-    answer = raw_exchange(server, head.encode() + b"\0" * 1000, timeout=5)
-    assert answer.startswith(b"HTTP/1.1 413 ")
-    assert b"over the limit of 5 MB" in answer
+def _predict_head(length, path="/api/predict"):
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+def read_answer(sock):
+    """``(status, headers, JSON body)`` of the HTTP answer waiting on ``sock``."""
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    return response.status, response, json.loads(response.read())
+
+
+def wait_closed(sock):
+    """Read ``sock`` until the server closes it (or resets it)."""
+    try:
+        while sock.recv(65536):
+            pass
+    except ConnectionResetError:
+        pass
+
+
+def urlopen_post(url, body):
+    """urllib's POST, which writes the whole body before reading the answer."""
+    request = urllib.request.Request(url, data=body, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        with err:
+            return err.code, err, json.loads(err.read())
+
+
+# A client that writes its whole body before reading gets the refusal: the
+# server reads and drops a refused body (up to DRAIN_MAX_BYTES), then closes.
+REFUSED_BODIES = {
+    # case: (path, body length, status, words the error must contain)
+    "6 MB image": ("api/predict", 6_000_000, 413, "over the limit of 5 MB"),
+    "4 MB to an unknown page": ("nowhere", 4_000_000, 404, "no such page"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED_BODIES)
+def test_urllib_sending_a_refused_body_gets_the_refusal(server, scans, case):
+    path, length, expected_status, words = REFUSED_BODIES[case]
+    status, response, answer = urlopen_post(server.url + path, b"\0" * length)
+    assert status == expected_status and words in answer["error"]
+    assert response.headers["Connection"] == "close"
+    assert_still_serves(server, scans)
+
+
+def test_requests_sending_6_mb_gets_the_413(server, scans):
+    requests = pytest.importorskip("requests")
+    response = requests.post(server.url + "api/predict", data=b"\0" * 6_000_000)
+    assert response.status_code == 413
+    assert "over the limit of 5 MB" in response.json()["error"]
+    assert_still_serves(server, scans)
+
+
+def test_a_socket_sending_6_mb_before_reading_gets_the_413(server, scans):
+    with socket.create_connection(server.server_address[:2], timeout=30) as sock:
+        sock.sendall(_predict_head(6_000_000) + b"\0" * 6_000_000)
+        status, response, answer = read_answer(sock)
+        assert status == 413 and "6,000,000 bytes" in answer["error"]
+        assert response.getheader("Connection") == "close"
+        wait_closed(sock)
+    assert_still_serves(server, scans)
+
+
+def test_the_413_is_sent_before_the_body_is_read(server, scans):
+    # Only the headers and 1 kB are sent: the answer comes at once, without the
+    # server waiting for the 6 MB it was promised; it then waits for the rest
+    # at most DRAIN_IDLE_SECONDS of silence before closing.
+    with socket.create_connection(server.server_address[:2], timeout=10) as sock:
+        sock.sendall(_predict_head(6_000_000) + b"\0" * 1000)
+        status, _, answer = read_answer(sock)
+        assert status == 413 and "over the limit of 5 MB" in answer["error"]
+        start = time.monotonic()
+        wait_closed(sock)
+    assert time.monotonic() - start < _server.DRAIN_IDLE_SECONDS + 5
+    assert_still_serves(server, scans)
+
+
+def test_a_body_over_the_drain_cap_is_not_read(server, scans):
+    # 2 x DRAIN_MAX_BYTES (40 MB) declared and sent: the server answers and
+    # closes without reading it, so sending fails; this client still reads
+    # the 413 that arrived first (as requests does after a broken pipe).
+    length = 2 * _server.DRAIN_MAX_BYTES
+    start = time.monotonic()
+    with socket.create_connection(server.server_address[:2], timeout=30) as sock:
+        with pytest.raises((BrokenPipeError, ConnectionResetError)):
+            sock.sendall(_predict_head(length) + b"\0" * length)
+        status, _, answer = read_answer(sock)
+    assert status == 413 and f"{length:,} bytes" in answer["error"]
+    assert time.monotonic() - start < 10
+    assert_still_serves(server, scans)
+
+
+def test_a_body_trickling_in_is_dropped_after_drain_seconds(server, scans, monkeypatch):
+    # 1 kB every 0.2 s is never DRAIN_IDLE_SECONDS of silence: only the total
+    # bound, DRAIN_SECONDS (1 s here, 10 s in use), ends the wait.
+    monkeypatch.setattr(_server, "DRAIN_SECONDS", 1)
+    with socket.create_connection(server.server_address[:2], timeout=10) as sock:
+        sock.sendall(_predict_head(6_000_000))
+        assert read_answer(sock)[0] == 413
+        start = time.monotonic()
+        with pytest.raises((BrokenPipeError, ConnectionResetError)):
+            while time.monotonic() - start < 30:
+                sock.sendall(b"\0" * 1000)
+                time.sleep(0.2)
+    assert 1 <= time.monotonic() - start < 1 + 10
     assert_still_serves(server, scans)
 
 

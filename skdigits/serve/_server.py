@@ -16,6 +16,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +38,14 @@ DEFAULT_PORT = 8000
 MAX_BODY_BYTES = 5_000_000
 #: Seconds a client may take to send a request, or stay idle between two.
 REQUEST_TIMEOUT = 15
+#: The body of a refused request is read and dropped after the refusal is
+#: sent, up to this many bytes (20 MB), so that the client can finish sending
+#: it and read the refusal; a body declared longer is not read at all.
+DRAIN_MAX_BYTES = 4 * MAX_BODY_BYTES
+#: Seconds spent at most reading and dropping a refused body ...
+DRAIN_SECONDS = 10
+#: ... and seconds of silence from the client after which it stops.
+DRAIN_IDLE_SECONDS = 2
 
 _CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -205,6 +214,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "skdigits-serve"
     sys_version = ""
     timeout = REQUEST_TIMEOUT
+    _body_unread = False  # True while a request's body may be unread
 
     def do_GET(self):
         self._answer(self._get)
@@ -254,8 +264,10 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _read_body(self):
-        """The request body, refusing (413) one over MAX_BODY_BYTES unread."""
+        """The request body, refusing (413) one over MAX_BODY_BYTES before
+        reading any of it."""
         length = self._content_length()
+        self._body_unread = False  # read now, or the client sent less
         body = self.rfile.read(length)
         if len(body) < length:
             raise RequestError(
@@ -268,17 +280,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _content_length(self):
         """The body's length from the headers: RequestError 411, 400 or 413
         unless it is one number from 1 to MAX_BODY_BYTES."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+        if self._chunked():
             raise RequestError(
                 411, "send the image with a Content-Length header, not chunked"
             )
-        lengths = set(self.headers.get_all("Content-Length") or [])
-        if not lengths:
+        if not self.headers.get_all("Content-Length"):
             raise RequestError(411, "send the image with a Content-Length header")
-        text = lengths.pop().strip()
-        if lengths or not _DIGITS.fullmatch(text):
+        length = self._declared_length()
+        if length is None:
             raise RequestError(400, "the Content-Length header is not one number")
-        length = int(text)
         if length == 0:
             raise RequestError(
                 400,
@@ -293,15 +303,61 @@ class _Handler(BaseHTTPRequestHandler):
             )
         return length
 
+    def _chunked(self):
+        return "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+
+    def _declared_length(self):
+        """The Content-Length as an int; None unless it is one number (a
+        repeated header counts once if it repeats the same number) and the
+        body is not chunked."""
+        lengths = set(self.headers.get_all("Content-Length") or [])
+        if len(lengths) != 1 or self._chunked():
+            return None
+        text = lengths.pop().strip()
+        return int(text) if _DIGITS.fullmatch(text) else None
+
+    def _discard_body(self):
+        """Read and drop a refused request's body: its refusal is already sent.
+
+        Closing the connection while the body is still arriving resets it, and
+        a client that writes its whole body before reading the answer (urllib,
+        requests) then gets "Broken pipe" or "Connection reset" instead of the
+        refusal. So the body the headers declare is read, up to
+        DRAIN_MAX_BYTES, for at most DRAIN_SECONDS and DRAIN_IDLE_SECONDS of
+        silence; then the connection closes. A body declared longer than
+        DRAIN_MAX_BYTES is not read at all, and one that is not all in when the
+        time is up is left unread: the connection is reset, and the client has
+        the refusal only if it reads while it sends (browsers, curl, and
+        requests, which reads the answer after a broken pipe); urllib's
+        ``urlopen`` raises URLError. The server is not held up more than
+        DRAIN_SECONDS in either case.
+        """
+        length = self._declared_length()
+        if not length or length > DRAIN_MAX_BYTES:
+            return
+        deadline = time.monotonic() + DRAIN_SECONDS
+        try:
+            while length > 0 and (left := deadline - time.monotonic()) > 0:
+                self.connection.settimeout(min(DRAIN_IDLE_SECONDS, left))
+                chunk = self.rfile.read1(min(length, 1 << 16))
+                if not chunk:
+                    break
+                length -= len(chunk)
+        except OSError:  # timed out, or the client went away
+            pass
+
     def _path(self):
         path = getattr(self, "path", "")  # unset when the request line is bad
         return path.partition("?")[0].partition("#")[0]
 
     def _answer(self, route):
+        self._body_unread = True  # until _read_body reads it
         try:
             self._route(route)
         except (ConnectionError, TimeoutError):  # the client went away
             self.close_connection = True
+        finally:
+            self._body_unread = False
 
     def _route(self, route):
         try:
@@ -323,13 +379,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_error_json(HTTPStatus(code), message or HTTPStatus(code).phrase)
 
     def _send_error_json(self, status, message, headers=None):
-        # The body may be unread: close the connection rather than read it.
+        # The body may be unread: close the connection after answering, once
+        # the body (if its length is known and not huge) is read and dropped.
         self.close_connection = True
         headers = {"Connection": "close", **(headers or {})}
         self._send_json(status, {"error": message}, headers)
         if status >= 400:
             request = f"{self.command or '-'} {self._path()[:100]}"
             self._log(f"{status.value} {request}: {message}")
+        if self._body_unread:
+            self._discard_body()
 
     def _send_json(self, status, payload, headers=None):
         body = json.dumps(payload, separators=(",", ":")).encode()
