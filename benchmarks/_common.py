@@ -247,6 +247,13 @@ def run_state():
     return _git_commit(), os.getloadavg()
 
 
+def _command():
+    """The command that started this run: ``python -m benchmarks.NAME ...``."""
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    program = ["-m", spec.name] if spec is not None else sys.argv[:1]
+    return " ".join(["python", *program, *sys.argv[1:]])
+
+
 def machine_lines(start_state, extra_versions=()):
     """Markdown bullet lines: command, machine, numpy BLAS, library versions.
 
@@ -268,7 +275,7 @@ def machine_lines(start_state, extra_versions=()):
         ("skdigits", f"{skdigits.__version__} (git {start_state[0]} at start)"),
         *extra_versions,
     ]
-    command = " ".join(["python", *sys.argv])
+    command = _command()
     start_load, end_load = (
         ", ".join(f"{x:.2f}" for x in loads)
         for loads in (start_state[1], os.getloadavg())

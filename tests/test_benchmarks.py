@@ -4,7 +4,7 @@ Fast and in-process: nothing here times or trains anything real (the benchmarks
 are measurements, never asserted on).
 """
 
-import importlib
+import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -94,3 +94,15 @@ def test_formatters_mark_missing_values(package):
     assert common.fmt_ratio(0.5) == "0.50x"
     assert common.fmt_ratio(None) == "n/a"
     assert common.fmt_list([1.0, 2.5], ".1f", " / ") == "1.0 / 2.5"
+
+
+def test_report_gives_the_command_as_typed(package, monkeypatch):
+    common = package("_common")
+    spec = importlib.util.find_spec("benchmarks.bench_matrix")
+    main = type(sys)("__main__")
+    main.__spec__ = spec
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    monkeypatch.setattr(sys, "argv", [spec.origin, "--rows", "500", "--skip-grid"])
+    assert (
+        common._command() == "python -m benchmarks.bench_matrix --rows 500 --skip-grid"
+    )
