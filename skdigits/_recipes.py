@@ -3,9 +3,13 @@
 A recipe is data, not code (like a ``param_grid``): ``NumpyMLPClassifier(
 **get_recipe("best"))`` trains it from Python, ``skdigits train --recipe best``
 from the command line, and ``skdigits recipes`` lists them with the accuracy and
-time measured for each. None is an MNIST-only trick: the augmenters move, turn,
-scale and bend the strokes (no flips, no colour changes), which suits any
-28x28 MNIST-layout set such as Fashion-MNIST or EMNIST digits.
+time measured for each.
+
+Which to use: ``default`` and ``best`` augment the training images with
+deformations tuned to handwritten digits (a digit turned by 10 degrees is still
+that digit). That does not carry over to other images in MNIST's layout: on a
+clothing data set, ``default`` scored 87.6% against 89.3% for ``plain``. Use
+``default`` or ``best`` for digits and start from ``plain`` for anything else.
 
 ``RECIPES`` is the single source of truth; ``RESULTS`` holds what each one
 scored on the full MNIST CSVs, with the command that measured it.
@@ -16,7 +20,8 @@ import copy
 from skdigits.augment import ElasticDistortion, RandomAffine, make_chain
 
 RECIPES = {
-    # `skdigits train` without --recipe: a few minutes on 2 cores.
+    # `skdigits train` without --recipe, for handwritten digits: 99.26% on the
+    # MNIST test set after 77 s of training on 2 cores (RESULTS).
     "default": {
         "hidden_layer_sizes": (512, 256),
         "activation": "relu",
@@ -31,7 +36,8 @@ RECIPES = {
     },
     # The frontier recipe: affine and elastic deformations drawn afresh every
     # epoch (Simard et al. 2003; Ciresan et al. 2010), a cosine schedule, and
-    # a wide two-layer net; about half an hour on 2 cores.
+    # a wide two-layer net, for handwritten digits: 99.50% in 17 minutes on 2
+    # cores (RESULTS).
     "best": {
         "hidden_layer_sizes": (1024, 1024),
         "activation": "relu",
@@ -47,7 +53,8 @@ RECIPES = {
             ElasticDistortion(alpha=34.0, sigma=5.0),
         ),
     },
-    # skdigits' earlier default: no augmentation, constant step size.
+    # skdigits' earlier default: no augmentation, constant step size. The one
+    # to start from for data other than handwritten digits.
     "plain": {
         "hidden_layer_sizes": (512, 256),
         "activation": "relu",
