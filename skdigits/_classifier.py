@@ -2,6 +2,7 @@
 
 import contextlib
 import math
+import os
 import threading
 import time
 import warnings
@@ -32,6 +33,12 @@ from sklearn.utils.validation import (
 from threadpoolctl import threadpool_limits
 
 from skdigits._activations import ACTIVATIONS
+from skdigits._checkpoint import (
+    TrainingCheckpoint,
+    data_digest,
+    fingerprint,
+    fit_parameters,
+)
 from skdigits._dropout import DropoutMasks, row_keys
 from skdigits._losses import OUTPUTS, mean_loss
 from skdigits._network import Network, Workspace, logits
@@ -41,6 +48,14 @@ from skdigits._optimizers import OPTIMIZERS, SCHEDULES, optimizer_params
 # guess has diverged, even while the loss is still finite.
 _DIVERGENCE_FACTOR = 100.0
 
+try:  # scikit-learn >= 1.9: set_callbacks, ProgressBar, ScoringMonitor
+    from sklearn.callback import CallbackSupportMixin
+except ImportError:  # older scikit-learn: no callback API
+
+    class CallbackSupportMixin:
+        """Nothing: this scikit-learn has no callback API."""
+
+
 _DIVERGED = (
     "The training loss became {value:.4g} at iteration {it}: training diverged. "
     "Lower learning_rate_init (it is {lr}) or scale the inputs (e.g. pixels to "
@@ -48,7 +63,7 @@ _DIVERGED = (
 )
 
 
-class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
+class NumpyMLPClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     """Multi-layer perceptron classifier trained by our own NumPy backprop.
 
     A drop-in for :class:`sklearn.neural_network.MLPClassifier`: the same
@@ -172,6 +187,30 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         applied to the early-stopping validation split, nor in ``predict``,
         ``predict_proba`` or ``score``. None trains on the data as given.
 
+    checkpoint : str, path-like or None, default=None
+        A file that makes ``fit`` with 'sgd' or 'adam' survive being killed.
+        After every epoch ``fit`` writes the whole state of the fit there
+        (weights, optimizer moments and step count, early-stopping state,
+        curves, and the state of every random generator: shuffles, dropout
+        masks, augmentation), atomically: a kill during the write leaves the
+        previous epoch's file as it was. When the file exists and belongs to
+        this fit (same data, same parameters but ``callback``, ``verbose`` and
+        ``checkpoint``, same starting weights), ``fit`` resumes from it, and
+        the model it returns equals, bit for bit, the one an uninterrupted
+        fit gives (with ``random_state=None`` too). A file of another fit is
+        not used: a :class:`~skdigits._checkpoint.CheckpointWarning` names what
+        differs and the fit starts afresh, overwriting it. A file that is not
+        a readable checkpoint raises
+        :class:`~skdigits._checkpoint.CheckpointError` and is left as it was.
+        The file is kept when the fit ends, so that running the same fit
+        again returns the finished model at once, without training; delete
+        it when the model is saved (``skdigits train`` does). With a
+        checkpoint, Ctrl-C (KeyboardInterrupt) is not turned into a warning:
+        it leaves the file at the last finished epoch and propagates, so that
+        no half-trained model looks finished. 'lbfgs' cannot checkpoint (a
+        ValueError says so); ``partial_fit`` ignores ``checkpoint``. See the
+        Notes.
+
     Attributes
     ----------
     classes_ : ndarray or list of ndarray
@@ -206,6 +245,22 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         Number of output units.
     out_activation_ : str
         'softmax' for multiclass, 'logistic' for binary and multilabel.
+
+    Notes
+    -----
+    ``checkpoint`` is a parameter rather than a callback: it works with every
+    scikit-learn skdigits supports (a callback needs the callback API of
+    scikit-learn >= 1.9), and resuming means restoring the estimator's
+    private state (optimizer, generators, validation split) before the first
+    epoch, which no callback can do. ``partial_fit`` ignores it: there the
+    loop over the data is the caller's, so what comes next is not the
+    estimator's to resume (save the model between calls instead).
+
+    On scikit-learn >= 1.9 the estimator supports ``set_callbacks``:
+    ``fit`` is a task with one subtask per epoch (per L-BFGS iteration with
+    'lbfgs'), so ``sklearn.callback.ProgressBar`` shows the epochs, nested
+    under ``GridSearchCV``, ``cross_validate`` or a ``Pipeline`` when set on
+    them, and ``ScoringMonitor`` records a score per epoch.
 
     Examples
     --------
@@ -260,6 +315,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "callback": [callable, None],
         "augment": [callable, None],
+        "checkpoint": [str, os.PathLike, None],
     }
 
     def __init__(
@@ -292,6 +348,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         class_weight=None,
         callback=None,
         augment=None,
+        checkpoint=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -320,6 +377,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.callback = callback
         self.augment = augment
+        self.checkpoint = checkpoint
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -395,10 +453,16 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
                 "augment needs a stochastic solver: use solver='adam' or 'sgd', "
                 "or set augment=None with solver='lbfgs'."
             )
+        if self.checkpoint is not None and self.solver == "lbfgs":
+            raise ValueError(
+                "checkpoint needs a stochastic solver: use solver='adam' or 'sgd', "
+                "or set checkpoint=None with solver='lbfgs'."
+            )
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
-        X, Y, labels = self._validate_input(X, y, incremental, reset=first_pass)
+        X, Y, y = self._validate_input(X, y, incremental, reset=first_pass)
+        labels = y if y.ndim == 1 else None
         if self.augment is not None and sp.issparse(X):
             raise ValueError(
                 "augment works on dense images: pass X as a dense array "
@@ -407,20 +471,35 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         weights = self._row_weights(sample_weight, X, labels)
         layer_units = [X.shape[1], *hidden, Y.shape[1]]
         net = self._network(layer_units, activations, X.dtype, first_pass)
+        callbacks = _Callbacks(self, X, y, weights.sample_weight)
         # Overflow shows up as a non-finite loss, which stops training with an
         # actionable error; numpy's own warnings would only be noise before it.
         with _blas_threads_per_job(), np.errstate(over="ignore", invalid="ignore"):
             if self.solver == "lbfgs":
-                self._fit_lbfgs(net, X, Y, weights)
+                self._fit_lbfgs(net, X, Y, weights, callbacks)
             else:
-                self._fit_stochastic(net, X, Y, weights, rates, incremental)
+                checkpoint = None
+                if self.checkpoint is not None and not incremental:
+                    start = None if first_pass else net.theta.copy()
+                    checkpoint = self._training_checkpoint(X, Y, weights, start)
+                run = self._start_run(net, X, Y, weights, rates, incremental)
+                self._fit_stochastic(run, checkpoint, callbacks)
         if not np.isfinite(net.theta).all():
             raise ValueError(
                 "Training produced non-finite weights. Lower learning_rate_init or "
                 "scale the inputs."
             )
         self.coefs_, self.intercepts_ = net.views(net.theta)
+        callbacks.end()
         return self
+
+    def _training_checkpoint(self, X, Y, weights, start):
+        """The ``checkpoint`` file of this fit, with the fit's fingerprint."""
+        parameters = fit_parameters(self)
+        data = data_digest(X, Y, self.classes_, weights.sample_weight)
+        return TrainingCheckpoint(
+            self.checkpoint, fingerprint(parameters, data, start), parameters
+        )
 
     # ------------------------------------------------------- validation
     def _hidden_sizes(self):
@@ -481,8 +560,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         else:
             self._check_known_classes(y)
         Y = self._label_binarizer.transform(y).astype(X.dtype)
-        labels = y if y.ndim == 1 else None
-        return X, Y, labels
+        return X, Y, y
 
     def _check_known_classes(self, y):
         classes = unique_labels(y)
@@ -563,7 +641,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             self.best_loss_ = None if self.early_stopping else np.inf
 
     # ------------------------------------------------------------- lbfgs
-    def _fit_lbfgs(self, net, X, Y, weights):
+    def _fit_lbfgs(self, net, X, Y, weights, callbacks):
         rows = weights.rows(X.shape[0])
         if rows.size < X.shape[0]:
             X, Y = X[rows], Y[rows]
@@ -576,17 +654,22 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             return loss, net.grad.astype(np.float64)
 
         def report(intermediate_result):
-            print(
-                "Iteration %d, loss = %.8f" % (next(counter), intermediate_result.fun)
-            )
+            iteration = next(counter)
+            if self.verbose:
+                print(
+                    "Iteration %d, loss = %.8f" % (iteration, intermediate_result.fun)
+                )
+            task = callbacks.task_begin("iteration")
+            callbacks.task_end(task, net, intermediate_result.x)
 
         counter = iter(range(1, self.max_iter + 1))
+        callbacks.begin(self.max_iter)
         result = scipy.optimize.minimize(
             loss_grad,
             net.theta.astype(np.float64),
             method="L-BFGS-B",
             jac=True,
-            callback=report if self.verbose else None,
+            callback=report if self.verbose or callbacks.enabled else None,
             options={
                 "maxfun": self.max_fun,
                 "maxiter": self.max_iter,
@@ -610,50 +693,84 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         net.theta[:] = result.x
 
     # -------------------------------------------------------- sgd / adam
-    def _fit_stochastic(self, net, X, Y, weights, rates, incremental):
+    def _start_run(self, net, X, Y, weights, rates, incremental):
+        """The loop state of a stochastic fit, before its first epoch.
+
+        The random draws come in a fixed order (split, dropout seed,
+        augmentation seed); a resumed fit makes them too, then overwrites
+        their results from the checkpoint.
+        """
         optimizer = self._optimizer_for(net, incremental)
-        train_idx, val = self._split(X, Y, weights)
-        n_train = train_idx.size
-        batch_size = self._batch_size(n_train)
-        ws = Workspace(net, batch_size, dropout=any(rates))
+        train_idx, val_idx = self._split(X, Y, weights)
+        batch_size = self._batch_size(train_idx.size)
         masks = self._dropout_masks(X, rates, net.dtype)
-        batches = _Batches(X, Y, weights, train_idx, batch_size)
         augment = self._augmenter()
-        optimizer.plan(self.max_iter * math.ceil(n_train / batch_size))
-        best_theta = net.theta.copy() if self.early_stopping else None
+        optimizer.plan(self.max_iter * math.ceil(train_idx.size / batch_size))
         self.n_iter_ = 0
+        run = _Run(net, optimizer, masks, augment, (X, Y, weights), batch_size)
+        run.ws = Workspace(net, batch_size, dropout=any(rates))
+        run.best_theta = net.theta.copy() if self.early_stopping else None
+        run.incremental = incremental
+        run.use_rows(train_idx, val_idx)
+        return run
+
+    def _fit_stochastic(self, run, checkpoint, callbacks):
+        """Epochs until the run is finished, each one saved to ``checkpoint``."""
+        if checkpoint is not None:
+            checkpoint.resume(self, run)
+        epochs = 0 if run.finished else 1 if run.incremental else None
+        callbacks.begin(self.max_iter - self.n_iter_ if epochs is None else epochs)
+        interrupted = False
         try:
-            for _ in range(self.max_iter):
-                start = time.perf_counter()
-                order = (
-                    self._random_state.permutation(n_train) if self.shuffle else None
-                )
-                self.loss_ = self._run_epoch(
-                    net, optimizer, batches, order, ws, masks, augment
-                )
-                self.n_iter_ += 1
-                self.t_ += n_train
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                improved = self._track_progress(net, val)
-                if improved and best_theta is not None:
-                    best_theta[:] = net.theta
-                self._report(net, time.perf_counter() - start)
-                optimizer.iteration_ends(self.t_)
-                optimizer.flush_negligible(net.theta)
-                if self._should_stop(optimizer) or incremental:
-                    break
-                if self.n_iter_ == self.max_iter and not optimizer.schedule.is_plan:
-                    warnings.warn(
-                        "Stochastic Optimizer: Maximum iterations (%d) reached and "
-                        "the optimization hasn't converged yet." % self.max_iter,
-                        ConvergenceWarning,
-                    )
+            while not run.finished:
+                run.at_boundary = False
+                self._epoch(run, callbacks)
+                run.at_boundary = True
+                if checkpoint is not None:
+                    checkpoint.save(self, run)
         except KeyboardInterrupt:
+            if checkpoint is not None:
+                # the state is that of a finished epoch the file may not hold yet
+                if run.at_boundary and checkpoint.saved_epoch != self.n_iter_:
+                    checkpoint.save(self, run)
+                raise
             warnings.warn("Training interrupted by user.")
-        if best_theta is not None:
-            net.theta[:] = best_theta
+            interrupted = True
+        self._end_run(run, interrupted)
+
+    def _epoch(self, run, callbacks):
+        """One epoch and its bookkeeping; decides whether the run is finished."""
+        start = time.perf_counter()
+        task = callbacks.task_begin("epoch")
+        order = self._random_state.permutation(run.n_train) if self.shuffle else None
+        self.loss_ = self._run_epoch(run, order)
+        self.n_iter_ += 1
+        self.t_ += run.n_train
+        self.loss_curve_.append(self.loss_)
+        if self.verbose:
+            print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+        improved = self._track_progress(run.net, run.val)
+        if improved and run.best_theta is not None:
+            run.best_theta[:] = run.net.theta
+        self._report(run.net, time.perf_counter() - start)
+        run.optimizer.iteration_ends(self.t_)
+        run.optimizer.flush_negligible(run.net.theta)
+        run.stopped = self._should_stop(run.optimizer) or run.incremental
+        if callbacks.task_end(task, run.net):
+            run.stopped = True
+        run.finished = run.stopped or self.n_iter_ >= self.max_iter
+
+    def _end_run(self, run, interrupted):
+        """After the last epoch: the convergence warning, the best weights."""
+        done = interrupted or run.stopped or run.optimizer.schedule.is_plan
+        if not done and self.n_iter_ == self.max_iter:
+            warnings.warn(
+                "Stochastic Optimizer: Maximum iterations (%d) reached and "
+                "the optimization hasn't converged yet." % self.max_iter,
+                ConvergenceWarning,
+            )
+        if run.best_theta is not None:
+            run.net.theta[:] = run.best_theta
 
     def _optimizer_for(self, net, incremental):
         old = getattr(self, "_optimizer", None)
@@ -675,7 +792,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         return int(np.clip(self.batch_size, 1, n_samples))
 
     def _split(self, X, Y, weights):
-        """Training row indices, and the held-out validation set if any.
+        """Training row indices, and those of the validation set (or None).
 
         Rows of zero weight are left out of training: they change nothing but
         would use up random draws.
@@ -699,8 +816,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
                 "The validation set is too small. Increase 'validation_fraction' "
                 "or the size of your dataset."
             )
-        w_val = None if weights.sample_weight is None else weights.sample_weight[val]
-        return np.sort(train), (X[val], Y[val], w_val)
+        return np.sort(train), val
 
     def _dropout_masks(self, X, rates, dtype):
         if not any(rates):
@@ -717,10 +833,12 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         if self.augment is None:
             return None
         rng = np.random.default_rng(self._random_state.randint(np.iinfo(np.int32).max))
-        return lambda Xb: self.augment(Xb, rng)
+        return _BoundAugment(self.augment, rng)
 
-    def _run_epoch(self, net, optimizer, batches, order, ws, masks, augment=None):
+    def _run_epoch(self, run, order):
         """One pass over the training rows; returns the mean training loss."""
+        net, optimizer, batches, ws = run.net, run.optimizer, run.batches, run.ws
+        masks, augment = run.masks, run.augment
         accumulated = data_loss = 0.0
         widths = net.layer_units[1:-1]
         for idx, Xb, Yb in batches(order):
@@ -939,6 +1057,124 @@ def _balanced_weights(classes, labels, sample_weight):
 def _squeeze(Z, n_outputs):
     """The logits as LabelBinarizer.inverse_transform expects them."""
     return Z.ravel() if n_outputs == 1 else Z
+
+
+class _Run:
+    """The loop state of a stochastic fit, besides the estimator's attributes.
+
+    What :class:`skdigits._checkpoint.TrainingCheckpoint` saves and restores
+    with the fitted attributes: the network's ``theta``, the ``optimizer``,
+    ``best_theta`` (early stopping), the training and validation rows, the
+    dropout ``masks`` and the ``augment``-er (each with its generator), and
+    whether the run has ``stopped``/``finished``.
+    """
+
+    def __init__(self, net, optimizer, masks, augment, data, batch_size):
+        self.net, self.optimizer = net, optimizer
+        self.masks, self.augment = masks, augment
+        self.data, self.batch_size = data, batch_size
+        self.ws = self.best_theta = None
+        self.train_idx = self.val_idx = self.batches = self.val = None
+        self.incremental = self.stopped = self.finished = False
+        self.at_boundary = True
+
+    @property
+    def n_train(self):
+        return self.train_idx.size
+
+    def use_rows(self, train_idx, val_idx):
+        """Train on rows ``train_idx``; validate on rows ``val_idx`` (or None)."""
+        X, Y, weights = self.data
+        if self.train_idx is not None:  # restoring: the same sizes, valid rows
+            for new, old in ((train_idx, self.train_idx), (val_idx, self.val_idx)):
+                _check_rows(new, old, X.shape[0])
+        self.train_idx, self.val_idx = train_idx, val_idx
+        self.batches = _Batches(X, Y, weights, train_idx, self.batch_size)
+        if val_idx is None:
+            self.val = None
+            return
+        w = weights.sample_weight
+        self.val = (X[val_idx], Y[val_idx], None if w is None else w[val_idx])
+
+
+def _check_rows(new, old, n_samples):
+    """Row indices restored from a checkpoint: as many as this fit's, in range."""
+    if (new is None) != (old is None):
+        raise ValueError("training or validation rows missing or unexpected")
+    if new is None:
+        return
+    if new.shape != old.shape or new.dtype.kind not in "iu":
+        raise ValueError(f"{new.size} rows of dtype {new.dtype}, not {old.size}")
+    if new.size and (new.min() < 0 or new.max() >= n_samples):
+        raise ValueError("row indices out of range")
+
+
+class _BoundAugment:
+    """``augment`` bound to its own generator, whose state can be saved."""
+
+    def __init__(self, augment, rng):
+        self.augment, self.rng = augment, rng
+
+    def __call__(self, Xb):
+        return self.augment(Xb, self.rng)
+
+    def get_state(self):
+        return self.rng.bit_generator.state
+
+    def set_state(self, state):
+        self.rng.bit_generator.state = state
+
+
+class _Callbacks:
+    """scikit-learn's callbacks (``set_callbacks``, scikit-learn >= 1.9).
+
+    ``fit`` is a task with a subtask per epoch ('sgd'/'adam') or per
+    iteration ('lbfgs'). With an older scikit-learn every method does nothing.
+    """
+
+    def __init__(self, estimator, X, y, sample_weight):
+        self.estimator = estimator
+        self.enabled = hasattr(estimator, "_init_callback_context")
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+        self.kwargs = {"X": X, "y": y, "metadata": metadata}
+        self.context = None
+
+    def begin(self, max_subtasks):
+        """Start the fit's task, with at most ``max_subtasks`` subtasks."""
+        if not self.enabled:
+            return
+        self.context = self.estimator._init_callback_context(max_subtasks=max_subtasks)
+        self.context.call_on_fit_task_begin(estimator=self.estimator, **self.kwargs)
+
+    def task_begin(self, name):
+        """Start a subtask (an epoch); None without callbacks."""
+        if self.context is None:
+            return None
+        task = self.context.subcontext(task_name=name)
+        task.call_on_fit_task_begin(estimator=self.estimator, **self.kwargs)
+        return task
+
+    def task_end(self, task, net, theta=None):
+        """End a subtask at weights ``theta`` (default: the network's); True
+        when a callback asks to stop."""
+        if task is None:
+            return False
+
+        def fitted():  # only when a callback asks for the fitted estimator
+            flat = net.theta.copy() if theta is None else theta.astype(net.dtype)
+            coefs, intercepts = net.views(flat)
+            return {"coefs_": coefs, "intercepts_": intercepts}
+
+        return task.call_on_fit_task_end(
+            estimator=self.estimator, reconstruction_attributes=fitted, **self.kwargs
+        )
+
+    def end(self):
+        """End the fit's task, once the estimator is fitted."""
+        if self.context is not None:
+            self.context.call_on_fit_task_end(
+                estimator=self.estimator, reconstruction_attributes={}, **self.kwargs
+            )
 
 
 class _Batches:

@@ -141,9 +141,69 @@ class _FlatOptimizer:
                 self.learning_rate_init, time_step, self.power_t
             )
 
+    # names of the state vectors, laid out like ``theta`` (see ``_state``)
+    _state_names = ()
+    # names of the scalars that change while training
+    _scalar_names = ("learning_rate", "n_steps", "planned_steps")
+
     def _state(self):
         """The optimizer's state vectors, laid out like ``theta``."""
-        return ()
+        return tuple(getattr(self, name) for name in self._state_names)
+
+    def state_dict(self):
+        """What changes while training: a step resumed from it is the same step.
+
+        Returns
+        -------
+        state : dict
+            ``"scalars"``, a dict of JSON-able numbers (the current
+            ``learning_rate``, ``n_steps``, ``planned_steps``, and Adam's ``t``),
+            and ``"arrays"``, a dict of the state vectors (SGD's ``velocity``,
+            Adam's ``m`` and ``v``), which are the optimizer's own arrays, not
+            copies.
+        """
+        return {
+            "scalars": {name: getattr(self, name) for name in self._scalar_names},
+            "arrays": dict(zip(self._state_names, self._state())),
+        }
+
+    def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned, copying into this optimizer.
+
+        Parameters
+        ----------
+        state : dict
+            ``{"scalars": ..., "arrays": ...}`` as :meth:`state_dict` gives it.
+
+        Raises
+        ------
+        ValueError
+            If a scalar or an array is missing, or an array's shape or dtype
+            is not this optimizer's.
+        """
+        scalars, arrays = state["scalars"], state["arrays"]
+        missing = [n for n in self._scalar_names if n not in scalars] + [
+            n for n in self._state_names if n not in arrays
+        ]
+        if missing:
+            raise ValueError(f"the optimizer state lacks {', '.join(missing)}")
+        for name, target in zip(self._state_names, self._state()):
+            source = np.asarray(arrays[name])
+            if source.shape != target.shape or source.dtype != target.dtype:
+                raise ValueError(
+                    f"the optimizer's {name} has shape {source.shape} and dtype "
+                    f"{source.dtype}, not {target.shape} and {target.dtype}"
+                )
+        for name, target in zip(self._state_names, self._state()):
+            target[...] = arrays[name]
+        self.learning_rate = float(scalars["learning_rate"])
+        self.n_steps = int(scalars["n_steps"])
+        planned = scalars["planned_steps"]
+        self.planned_steps = None if planned is None else int(planned)
+        self._load_scalars(scalars)
+
+    def _load_scalars(self, scalars):
+        """Restore the scalars a subclass adds to ``_scalar_names``."""
 
     def flush_negligible(self, theta):
         """Zero the negligible entries of ``theta`` and of the optimizer's state.
@@ -201,8 +261,7 @@ class SGD(_FlatOptimizer):
         self.nesterov = bool(nesterovs_momentum)
         self.velocity = np.zeros_like(theta)
 
-    def _state(self):
-        return (self.velocity,)
+    _state_names = ("velocity",)
 
     def step(self, theta, grad, work=None, decay=0.0, n_decay=0):
         """Update ``theta`` in place from ``grad``; ``work`` is scratch space.
@@ -250,8 +309,11 @@ class Adam(_FlatOptimizer):
         self.m = np.zeros_like(theta)
         self.v = np.zeros_like(theta)
 
-    def _state(self):
-        return (self.m, self.v)
+    _state_names = ("m", "v")
+    _scalar_names = (*_FlatOptimizer._scalar_names, "t")
+
+    def _load_scalars(self, scalars):
+        self.t = int(scalars["t"])
 
     def step(self, theta, grad, work, decay=0.0, n_decay=0):
         """Update ``theta`` in place from ``grad``; ``work`` is scratch space.
