@@ -101,13 +101,19 @@ class _FlatOptimizer:
     ):
         self.learning_rate_init = float(learning_rate_init)
         self.learning_rate = float(learning_rate_init)
-        schedule = SCHEDULES[learning_rate]
-        if schedule.sgd_only and not self.takes_sgd_schedules:
-            schedule = SCHEDULES["constant"]
-        self.schedule = schedule
+        # the name, not the Schedule: a model file holds no functions
+        self.lr_schedule = learning_rate
         self.power_t = float(power_t)
         self.n_params, self.dtype = theta.size, theta.dtype
         self.n_steps, self.planned_steps = 0, None
+
+    @property
+    def schedule(self):
+        """The :class:`Schedule` this optimizer follows (Adam: only its own)."""
+        schedule = SCHEDULES[self.lr_schedule]
+        if schedule.sgd_only and not self.takes_sgd_schedules:
+            return SCHEDULES["constant"]
+        return schedule
 
     def plan(self, n_steps):
         """Set the number of steps a per-step schedule (``'cosine'``) spans."""

@@ -36,6 +36,7 @@ EXTRA_PARAMS = {
     "class_weight": None,
     "callback": None,
     "augment": None,
+    "checkpoint": None,
 }
 CALLBACK_KEYS = {
     "epoch",

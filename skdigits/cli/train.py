@@ -1,13 +1,23 @@
-"""``skdigits train``: fit the pipeline, report accuracy, save it."""
+"""``skdigits train``: fit the pipeline, report accuracy, save it.
 
+With 'sgd' or 'adam' the fit keeps a checkpoint beside the model
+(``--model best.skops`` -> ``best.skops.ckpt``), written after every epoch:
+the same command run again after a kill or Ctrl-C resumes where the last
+finished epoch left off and ends with the model an uninterrupted run would
+have saved, bit for bit. Once the model is saved the checkpoint is removed.
+"""
+
+import shlex
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from skdigits import save_model
+from skdigits._checkpoint import CheckpointWarning, checkpoint_path, read_header
 from skdigits._persistence import check_save_path
 from skdigits._recipes import RECIPES
 from skdigits.cli._common import (
@@ -45,7 +55,15 @@ def add_parser(subparsers):
         "--model",
         metavar="PATH",
         required=True,
-        help="where to save the model (.joblib or .skops)",
+        help="where to save the model (.joblib or .skops); with 'sgd' or 'adam' "
+        "a checkpoint is kept beside it while training (MODEL.ckpt), from which "
+        "the same command resumes after a kill or Ctrl-C",
+    )
+    cmd.add_argument(
+        "--fresh",
+        action="store_true",
+        help="ignore and replace the checkpoint of an earlier run of this command "
+        "instead of resuming from it",
     )
     cmd.set_defaults(run=run)
     return cmd
@@ -90,25 +108,98 @@ def _test_set(args):
     return None, None
 
 
+def _command_line(args):
+    """The ``skdigits train`` command that ``args`` came from, without --fresh."""
+    words = ["skdigits", NAME]
+    for dest, value in vars(args).items():
+        if dest in ("command", "run", "fresh") or value is None or value is False:
+            continue
+        flag = "--" + dest.replace("_", "-")
+        if value is True:
+            words.append(flag)
+            continue
+        if isinstance(value, (list, tuple)):
+            value = ",".join(map(str, value))
+        words += [flag, str(value)]
+    return shlex.join(words)
+
+
+def _prepare_checkpoint(model, args):
+    """The checkpoint beside ``--model``, or None ('lbfgs' has none).
+
+    A checkpoint that cannot be read stops the command now, in one line,
+    before the data is loaded; ``--fresh`` removes it instead.
+    """
+    if model[-1].solver == "lbfgs":
+        return None
+    path = checkpoint_path(args.model)
+    if args.fresh:
+        path.unlink(missing_ok=True)
+    elif path.exists():
+        read_header(path)  # CheckpointError: one line, exit status 2
+    model.set_params(mlp__checkpoint=str(path))
+    return path
+
+
+def _show_checkpoint_warnings(show):
+    """``warnings.showwarning`` that prints what fit did with the checkpoint as
+    one line (resuming: on stdout) and leaves other warnings to ``show``."""
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, CheckpointWarning):
+            return show(message, category, filename, lineno, file, line)
+        text = str(message)
+        if text.startswith("resuming") or "finished after" in text:
+            print(text, flush=True)
+        else:
+            print(f"skdigits: warning: {text}", file=sys.stderr, flush=True)
+
+    return showwarning
+
+
+def _fit(model, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # --epochs is the plan
+        warnings.simplefilter("always", CheckpointWarning)
+        warnings.showwarning = _show_checkpoint_warnings(warnings.showwarning)
+        model.fit(X, y)
+
+
+def _interrupted(checkpoint, args):
+    """The one line of a Ctrl-C: what is kept, and the command that resumes."""
+    try:
+        kept = f"{checkpoint} keeps epoch {read_header(checkpoint)['epoch']}"
+    except (OSError, ValueError):
+        kept = "no epoch finished yet"
+    return f"interrupted, no model saved ({kept}); resume with: {_command_line(args)}"
+
+
 def run(args):
     """``skdigits train``: fit the pipeline, report accuracy, save it."""
     check_save_path(args.model)  # fail before a long fit, not after
+    model = make_pipeline(args)
+    checkpoint = _prepare_checkpoint(model, args)
     X, y = _load_labelled(args.train, "train")
     test, test_source = _test_set(args)
     source = args.train or f"the bundled sample ({sample_path().name})"
     print(f"training on {len(y)} images from {source}")
-    model = make_pipeline(args)
-    if model[-1].solver == "lbfgs":
-        print("(lbfgs reports no per-epoch progress)")
+    if checkpoint is None:
+        print("(lbfgs reports no per-epoch progress and keeps no checkpoint)")
     model.set_params(mlp__callback=EpochProgress())
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # --epochs is the plan
-        model.fit(X, y)
-    model.set_params(mlp__callback=None)  # so that the model pickles
+    try:
+        _fit(model, X, y)
+    except KeyboardInterrupt:
+        if checkpoint is not None:
+            print(_interrupted(checkpoint, args), flush=True)
+        raise
+    # no callback (so that the model pickles), no checkpoint path in the model
+    model.set_params(mlp__callback=None, mlp__checkpoint=None)
     print(f"trained in {_format_seconds(time.perf_counter() - start)}")
     print(f"train accuracy: {model.score(X, y):.4f}")
     if test is not None:
         print(f"test accuracy: {model.score(*test):.4f} ({test_source})")
     save_model(model, args.model)
     print(f"saved model to {args.model}")
+    if checkpoint is not None:
+        Path(checkpoint).unlink(missing_ok=True)
