@@ -198,11 +198,12 @@ def _dask_client(address):
             f"--dask-scheduler: cannot reach a Dask scheduler at {address} "
             f"within {timeout} s ({_one_line(exc)})"
         ) from None
-    try:
-        yield client
-    finally:
-        with contextlib.suppress(Exception):  # a lost scheduler cannot be told
-            client.close(timeout=2)
+    with _runners.quiet_distributed():  # a lost scheduler is one line, ours
+        try:
+            yield client
+        finally:
+            with contextlib.suppress(Exception):  # a lost scheduler cannot be told
+                client.close(timeout=2)
 
 
 # --- printing ---------------------------------------------------------------

@@ -81,13 +81,13 @@ def dask_runner(dask, n_jobs=None, worker_timeout=NO_WORKERS_TIMEOUT):
     Distributed's own log lines are silenced meanwhile (events report losses).
     """
     client = connect(dask) if isinstance(dask, str) else dask
-    try:
-        with quiet_distributed():
+    with quiet_distributed():
+        try:
             yield DaskRunner(client, n_jobs=n_jobs, worker_timeout=worker_timeout)
-    finally:
-        if client is not dask:
-            with contextlib.suppress(Exception):  # a lost scheduler is not there
-                client.close(timeout=2)
+        finally:
+            if client is not dask:
+                with contextlib.suppress(Exception):  # a lost scheduler is gone
+                    client.close(timeout=2)
 
 
 def import_distributed(what="dask"):
@@ -112,8 +112,9 @@ def connect(address, timeout=None):
         Seconds to wait for the scheduler; None is Dask's configured default.
     """
     distributed = import_distributed()
+    options = {} if timeout is None else {"timeout": timeout}
     with quiet_distributed():
-        return distributed.Client(address, timeout=timeout)
+        return distributed.Client(address, **options)
 
 
 @contextlib.contextmanager
