@@ -358,6 +358,32 @@ def test_grid_search_reads_the_grid_from_a_json_file(tmp_path, capsys, small_csv
     assert load_model(path).named_steps["mlp"].alpha == 0.001
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_grid_search_recipe_and_scoring_reach_the_search(tmp_path, capsys, small_csv):
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    from skdigits.cli import build_parser
+    from skdigits.cli._common import make_pipeline
+
+    path = tmp_path / "m.joblib"
+    argv = ["grid-search", *SMALL, "--train", small_csv, "--cv", "2", "--recipe"]
+    argv += ["plain", "--scoring", "balanced_accuracy", "--model", str(path)]
+    argv += ["--grid", '{"alpha": [0.001, 0.01]}']
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    mlp = load_model(path).named_steps["mlp"]
+    assert (mlp.augment, mlp.learning_rate) == (None, "constant")  # plain's
+    assert re.search(r"^  \[1/4\] fit done in .*: fold balanced_accuracy ", out, re.M)
+    reference = GridSearchCV(
+        make_pipeline(build_parser().parse_args(argv)),
+        {"mlp__alpha": [0.001, 0.01]},
+        cv=StratifiedKFold(2, shuffle=True, random_state=0),
+        scoring="balanced_accuracy",
+    ).fit(*load_mnist_csv(small_csv))
+    assert f"(mean cv balanced_accuracy {reference.best_score_:.4f})" in out
+    assert mlp.alpha == reference.best_params_["mlp__alpha"]
+
+
 @pytest.fixture(scope="module")
 def local_cluster():
     distributed = pytest.importorskip("distributed")
@@ -457,6 +483,7 @@ BAD_ARGUMENTS = {
     "grid not json": (["grid-search", "--grid", "{alpha: 1}"], "JSON"),
     "grid value not list": (["grid-search", "--grid", '{"alpha": 1}'], "list"),
     "grid bad value": (["grid-search", *SMALL, "--grid", '{"alpha": [-1.0]}'], "alpha"),
+    "grid-search scoring": (["grid-search", "--grid", GRID, "--scoring", "acc"], "acc"),
     "evaluate unlabelled": (["evaluate", "--data", "{unlabelled}"], "label"),
     "evaluate missing data": (["evaluate", "--data", "missing.csv"], "missing.csv"),
     "model not a model": (
