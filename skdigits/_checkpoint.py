@@ -219,15 +219,7 @@ def read_checkpoint(path):
         message is one line naming the file and what to do.
     """
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise ValueError("not an .npz archive")
-            arrays = {name: npz[name] for name in npz.files}
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
-        raise _error(path, _reason(exc)) from None
+    arrays = _load_npz(path, lambda npz: {name: npz[name] for name in npz.files})
     return _header(path, arrays.pop("header", None)), arrays
 
 
@@ -238,16 +230,22 @@ def read_header(path):
     will resume from before it trains.
     """
     path = Path(path)
+    header = _load_npz(path, lambda npz: npz["header"] if "header" in npz else None)
+    return _header(path, header)
+
+
+def _load_npz(path, read):
+    """``read(npz)`` of the archive ``path``, read without pickle."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise ValueError("not an .npz archive")
-            header = npz["header"] if "header" in npz.files else None
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise ValueError("not an .npz archive")
+        with npz:
+            return read(npz)
     except FileNotFoundError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
         raise _error(path, _reason(exc)) from None
-    return _header(path, header)
 
 
 def _reason(exc):
