@@ -5,6 +5,7 @@ regressions on sklearn's 8x8 digits): this file runs in a few seconds.
 """
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from sklearn.metrics import make_scorer, recall_score
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import check_estimator
 
 from skdigits._journal import read_journal
 from skdigits.model_selection import (
@@ -157,6 +159,17 @@ def test_refit_time_and_fit_times_are_measured(data):
     search = _search().fit(*data)
     assert search.refit_time_ >= 0
     assert (search.cv_results_["mean_fit_time"] > 0).all()
+
+
+def test_scikit_learn_checks_fail_only_where_gridsearchcv_fails():
+    tree = DecisionTreeClassifier(random_state=0)
+    search = ResumableGridSearchCV(tree, {"max_depth": [1, 2]}, cv=2)
+    # GridSearchCV fails these two as well: it leaves the data to the estimator
+    reason = "GridSearchCV fails it too"
+    expected = dict.fromkeys(["check_estimators_nan_inf", "check_supervised_y_2d"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_estimator(search, expected_failed_checks={k: reason for k in expected})
 
 
 def test_bad_parameters_are_rejected_at_fit():
