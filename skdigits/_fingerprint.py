@@ -21,6 +21,7 @@ import hashlib
 import json
 
 import numpy as np
+import scipy.sparse as sp
 
 __all__ = ["differing_parts", "hash_arrays", "hash_json", "jsonable"]
 
@@ -30,10 +31,12 @@ def hash_arrays(arrays):
 
     Parameters
     ----------
-    arrays : iterable of array-like
+    arrays : iterable of array-like or sparse matrix
         Hashed in order; each one's dtype and shape are hashed before its
         values, so ``[a, b]`` and ``[b, a]``, a reshaped copy or a cast copy
-        all give different digests.
+        all give different digests. An object array (or None) is hashed
+        through :func:`jsonable` of its items; a sparse matrix through its
+        CSR arrays.
 
     Returns
     -------
@@ -42,10 +45,25 @@ def hash_arrays(arrays):
     """
     digest = hashlib.sha256()
     for array in arrays:
-        array = np.asarray(array)
-        digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(np.ascontiguousarray(array).data)
+        _update(digest, array)
     return digest.hexdigest()
+
+
+def _update(digest, array):
+    if sp.issparse(array):  # its values, not its repr: the CSR arrays
+        csr = sp.csr_array(array)
+        csr.sum_duplicates()
+        digest.update(f"sparse{csr.shape}".encode())
+        for part in (csr.data, csr.indices, csr.indptr):
+            _update(digest, part)
+        return
+    array = np.asarray(array)
+    digest.update(f"{array.dtype.str}{array.shape}".encode())
+    if array.dtype.hasobject:  # the objects' values, not their addresses
+        text = json.dumps(jsonable(array.tolist()), sort_keys=True, allow_nan=True)
+        digest.update(text.encode())
+    else:
+        digest.update(np.ascontiguousarray(array).data)
 
 
 def hash_json(value):

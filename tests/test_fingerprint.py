@@ -52,6 +52,24 @@ def test_hash_arrays_takes_a_generator_and_gives_sha256_hex():
     assert len(digest) == 64 and int(digest, 16) >= 0
 
 
+def test_hash_arrays_of_objects_and_none_depend_on_values_not_addresses():
+    labels = np.array(["cat", 3, None], dtype=object)
+    assert hash_arrays([labels]) == hash_arrays([labels.copy()])
+    assert hash_arrays([labels]) != hash_arrays([labels[::-1]])
+    assert hash_arrays([None]) == hash_arrays([None])
+
+
+def test_hash_arrays_of_sparse_matrices_depend_on_values():
+    from scipy.sparse import csc_matrix, csr_matrix
+
+    X = np.eye(4)
+    assert hash_arrays([csr_matrix(X)]) == hash_arrays([csc_matrix(X)])
+    changed = X.copy()
+    changed[0, 0] = 2
+    assert hash_arrays([csr_matrix(X)]) != hash_arrays([csr_matrix(changed)])
+    assert hash_arrays([csr_matrix(X)]) != hash_arrays([X])
+
+
 # --- jsonable and hash_json -----------------------------------------------------
 
 
