@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.cluster import KMeans
 from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import make_scorer, recall_score
@@ -143,6 +144,19 @@ def test_an_int_cv_is_stratified_for_a_classifier_and_not_for_a_regressor(data):
         _assert_same_results(
             ResumableGridSearchCV(estimator, grid, cv=4).fit(X, y), theirs
         )
+
+
+def test_an_unsupervised_search_equals_gridsearchcv_and_resumes(data, tmp_path):
+    X = data[0]
+    grid, cv = {"n_clusters": [2, 3]}, KFold(2)
+    estimator = KMeans(n_init=1, max_iter=5, random_state=0)
+    theirs = GridSearchCV(estimator, grid, cv=cv).fit(X)
+    path = tmp_path / "fits.jsonl"
+    _assert_same_results(
+        ResumableGridSearchCV(estimator, grid, cv=cv, journal=path).fit(X), theirs
+    )
+    again = ResumableGridSearchCV(estimator, grid, cv=cv, journal=path).fit(X)
+    assert again.n_reused_ == 4
 
 
 def test_refit_false_keeps_the_ranking_but_no_best_estimator(data):
