@@ -5,10 +5,12 @@ regressions on sklearn's 8x8 digits): this file runs in a few seconds.
 """
 
 import json
+import threading
 import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import FitFailedWarning
@@ -184,6 +186,25 @@ def test_scikit_learn_checks_fail_only_where_gridsearchcv_fails():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check_estimator(search, expected_failed_checks={k: reason for k in expected})
+
+
+def test_clone_shares_the_dask_client_and_on_event():
+    class Client:  # like distributed.Client: cannot be deep-copied
+        def __init__(self):
+            self.lock = threading.Lock()
+
+        def submit(self): ...
+
+        def nthreads(self): ...
+
+        def __deepcopy__(self, memo):
+            raise TypeError("cannot pickle '_asyncio.Task' object")
+
+    search = _search(dask=Client(), on_event=Events())
+    twin = clone(search)
+    assert twin.dask is search.dask and twin.on_event is search.on_event
+    assert twin.estimator is not search.estimator
+    assert twin.get_params(deep=False).keys() == search.get_params(deep=False).keys()
 
 
 def test_bad_parameters_are_rejected_at_fit():

@@ -180,6 +180,23 @@ class ResumableGridSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.worker_timeout = worker_timeout
         self.on_event = on_event
 
+    def __sklearn_clone__(self):
+        """A clone that shares ``dask`` and ``on_event`` with this search.
+
+        A ``distributed.Client`` cannot be copied, and a copy of ``on_event``
+        would send the clone's events elsewhere; every other parameter is
+        cloned as :func:`~sklearn.base.clone` clones it.
+        """
+        params = self.get_params(deep=False)
+        return type(self)(
+            **{
+                name: value
+                if name in ("dask", "on_event")
+                else clone(value, safe=False)
+                for name, value in params.items()
+            }
+        )
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         sub = get_tags(self.estimator)
@@ -246,9 +263,13 @@ class ResumableGridSearchCV(MetaEstimatorMixin, BaseEstimator):
             yield None
             return
         marks = fingerprint(
-            X, y, candidates, splits, self.estimator.get_params(deep=False),
+            X,
+            y,
+            candidates,
+            splits,
+            self.estimator.get_params(deep=False),
             self.scoring,
-        )  # fmt: skip
+        )
         journal, status = FitJournal.open(
             self.journal,
             marks,
