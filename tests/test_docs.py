@@ -1,0 +1,97 @@
+"""The documentation lists every public module, name and command (docs/_ext).
+
+The Sphinx build itself (``sphinx-build -W -b html docs docs/_build/html``) runs in
+CI; these tests check, without Sphinx, that the pages it generates cover the code.
+"""
+
+import importlib
+import pkgutil
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+import skdigits
+from skdigits.cli import COMMANDS
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+# Public modules documented elsewhere than in the API reference.
+DOCUMENTED_ELSEWHERE = {"skdigits.cli": "the command-line pages (docs/cli)"}
+
+
+@pytest.fixture(scope="module")
+def ext():
+    pytest.importorskip("docutils")
+    pytest.importorskip("sphinx")
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        yield importlib.import_module("skdigits_docs")
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+
+
+def _api_modules():
+    config = runpy.run_path(str(DOCS / "conf.py"))
+    return config["api_modules"]
+
+
+def test_every_public_module_is_in_the_api_reference():
+    public = {"skdigits"} | {
+        f"skdigits.{info.name}"
+        for info in pkgutil.iter_modules(skdigits.__path__)
+        if not info.name.startswith("_")
+    }
+    listed = set(_api_modules())
+    assert public - listed - set(DOCUMENTED_ELSEWHERE) == set()
+    assert listed <= public
+
+
+def test_every_name_of_all_gets_an_api_page(ext, tmp_path):
+    modules = _api_modules()
+    ext.write_api_pages(tmp_path, modules)
+    for module_name in modules:
+        page = (tmp_path / "api" / "generated" / f"{module_name}.rst").read_text()
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            if name.startswith("__"):
+                continue
+            assert f"   {name}\n" in page or f".. py:data:: {name}\n" in page, (
+                module_name,
+                name,
+            )
+
+
+def test_a_missing_module_or_name_stops_the_build(ext, tmp_path, monkeypatch):
+    from sphinx.errors import ExtensionError
+
+    with pytest.raises(ExtensionError, match="skdigits.nope"):
+        ext.write_api_pages(tmp_path, ["skdigits.nope"])
+    monkeypatch.setattr(skdigits, "__all__", [*skdigits.__all__, "Missing"])
+    with pytest.raises(ExtensionError, match="Missing"):
+        ext.write_api_pages(tmp_path, ["skdigits"])
+
+
+def test_every_command_gets_a_page_from_its_parser(ext, tmp_path):
+    ext.write_cli_pages(tmp_path)
+    out = tmp_path / "cli" / "generated"
+    toctree = (out / "toctree.inc").read_text()
+    for command in COMMANDS:
+        page = (out / f"{command.NAME}.rst").read_text()
+        assert f".. skdigits-command:: {command.NAME}\n" in page
+        assert f"   generated/{command.NAME}\n" in toctree
+    _, subparsers = ext._subparsers()
+    assert list(subparsers) == [command.NAME for command in COMMANDS]
+
+
+def test_the_command_pages_show_every_option_and_its_default(ext):
+    from docutils import nodes
+
+    _, subparsers = ext._subparsers()
+    parser, _ = subparsers["train"]
+    text = ext._option_list(parser._actions, parser).astext()
+    for action in parser._actions:
+        for option in action.option_strings:
+            assert option in text
+    assert "(default: 30)" in text and "%(" not in text  # %(default)s expanded
+    assert isinstance(ext._option_list([], parser), nodes.definition_list)
