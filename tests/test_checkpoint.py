@@ -10,9 +10,13 @@ write, and with SIGINT.
 
 import json
 import os
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -21,7 +25,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-from skdigits import NumpyMLPClassifier
+from skdigits import NumpyMLPClassifier, load_model
 from skdigits._atomic import remove_stale_temps
 from skdigits._checkpoint import (
     FORMAT,
@@ -34,6 +38,7 @@ from skdigits._checkpoint import (
     write_checkpoint,
 )
 from skdigits.augment import RandomAffine
+from skdigits.datasets import load_mnist_sample
 
 # Fits whose whole state matters: a schedule per step (cosine) with dropout
 # and augmentation in float32, an sgd schedule that changes on stalls with
@@ -440,3 +445,248 @@ def test_without_checkpoint_ctrl_c_still_ends_fit_with_a_warning(data):
     with pytest.warns(UserWarning, match="Training interrupted by user"):
         est.fit(X, y)
     assert est.n_iter_ == 2 and hasattr(est, "coefs_")  # stopped in its report
+
+
+# --- real processes, killed -------------------------------------------------------
+
+EPOCHS = 8
+# Replaces the checkpoint's byte writer in the process it runs in: the second
+# checkpoint write of that process writes half of its bytes, creates the
+# marker file (the first argument) and sleeps, to be killed there.
+PAUSE_IN_SECOND_WRITE = """
+import io, pathlib, sys, time
+import numpy as np
+import skdigits._checkpoint as checkpoint
+marker, writes = pathlib.Path(sys.argv.pop(1)), []
+def paused(file, arrays):
+    writes.append(1)
+    if len(writes) < 2:
+        return np.savez(file, **arrays)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    data = buffer.getvalue()
+    file.write(data[: len(data) // 2])
+    file.flush()
+    marker.touch()
+    time.sleep(600)
+checkpoint._write_npz = paused
+"""
+RUN_CLI = "from skdigits.cli import main; sys.exit(main(sys.argv[1:]))"
+RUN_SCRIPT = "import runpy; runpy.run_path(sys.argv.pop(1), run_name='__main__')"
+# The Python route: a script that fits with checkpoint=path (argv: data, path,
+# output) and saves predict_proba on the test rows.
+SCRIPT = (
+    """
+import sys
+import numpy as np
+from skdigits import NumpyMLPClassifier, get_recipe
+data = np.load(sys.argv[1])
+params = {**get_recipe("default"), "hidden_layer_sizes": (32,), "max_iter": %d}
+clf = NumpyMLPClassifier(
+    **params,
+    random_state=0,
+    checkpoint=sys.argv[2],
+    callback=lambda info: print("epoch", info["epoch"], flush=True),
+)
+clf.fit(data["X"], data["y"])
+np.save(sys.argv[3], clf.predict_proba(data["X_test"]))
+"""
+    % EPOCHS
+)
+
+
+class _Process:
+    """A child process whose output lines are collected while it runs."""
+
+    def __init__(self, argv, cwd):
+        self.proc = subprocess.Popen(
+            argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.out, self.err = [], []
+        self.readers = [
+            threading.Thread(target=self._read, args=(stream, lines), daemon=True)
+            for stream, lines in (
+                (self.proc.stdout, self.out),
+                (self.proc.stderr, self.err),
+            )
+        ]
+        for reader in self.readers:
+            reader.start()
+
+    @staticmethod
+    def _read(stream, lines):
+        for line in stream:
+            lines.append(line.rstrip("\n"))
+
+    def wait_for(self, predicate, timeout=120):
+        """Wait until ``predicate()`` holds; fail if the process ends first."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if self.proc.poll() is not None:
+                time.sleep(0.2)  # let the readers finish
+                if predicate():
+                    return
+                pytest.fail(f"process ended ({self.proc.returncode}): {self.output()}")
+            if time.monotonic() > deadline:
+                self.proc.kill()
+                pytest.fail(f"timed out: {self.output()}")
+            time.sleep(0.01)
+
+    def epochs_seen(self):
+        return sum(line.startswith("epoch") for line in self.out)
+
+    def kill(self, sig=signal.SIGKILL):
+        """Send ``sig``; True if the process was still running."""
+        alive = self.proc.poll() is None
+        if alive:
+            self.proc.send_signal(sig)
+        self.finish()
+        return alive
+
+    def finish(self, timeout=300):
+        returncode = self.proc.wait(timeout=timeout)
+        for reader in self.readers:
+            reader.join(timeout=10)
+        return returncode
+
+    def output(self):
+        return "\n".join(self.out + self.err)
+
+
+def _temps(checkpoint):
+    return sorted(checkpoint.parent.glob(f".{checkpoint.name}.*.tmp"))
+
+
+def _kill_at_random_moments(start, checkpoint, seed):
+    """Kill runs of ``start(pause)`` at random moments, one in a checkpoint
+    write, then run it to the end; returns the number of kills."""
+    rng = np.random.default_rng(seed)
+    kills = 0
+
+    def kill_after_random_epochs(run):
+        n = int(rng.integers(1, 3))
+        run.wait_for(lambda: run.epochs_seen() >= n)
+        time.sleep(rng.uniform(0.0, 0.6))  # in an epoch or in a write
+        return run.kill()
+
+    kills += kill_after_random_epochs(start(None))
+    marker = checkpoint.parent / "paused"
+    run = start(marker)
+    run.wait_for(marker.exists)
+    assert len(_temps(checkpoint)) == 1  # half written, beside the checkpoint
+    saved = read_header(checkpoint)["epoch"]
+    kills += run.kill()
+    assert read_header(checkpoint)["epoch"] == saved  # intact...
+    run = start(None)
+    resuming = f"resuming at epoch {saved + 1} of {EPOCHS}"
+    run.wait_for(lambda: any(resuming in line for line in run.out + run.err))
+    assert _temps(checkpoint) == []  # ...used, and the stale file removed
+    kills += kill_after_random_epochs(run)
+    for _ in range(10):
+        run = start(None)
+        if run.finish() == 0:
+            return kills
+    pytest.fail(f"the run did not finish: {run.output()}")
+
+
+@pytest.fixture(scope="module")
+def train_csv(tmp_path_factory, write_mnist_csv):
+    """2,000 rows of the bundled training sample as an MNIST CSV file."""
+    X, y = load_mnist_sample("train")
+    path = tmp_path_factory.mktemp("data") / "train.csv"
+    return write_mnist_csv(path, X[:2000], y[:2000])
+
+
+def _train_argv(train_csv, model):
+    options = ["--epochs", str(EPOCHS), "--hidden", "32"]
+    return ["train", "--train", train_csv, *options, "--model", model]
+
+
+def _cli(args, pause=None):
+    if pause is None:
+        return [sys.executable, "-c", "import sys\n" + RUN_CLI, *args]
+    return [sys.executable, "-c", PAUSE_IN_SECOND_WRITE + RUN_CLI, str(pause), *args]
+
+
+def _proba(model_path):
+    X_test, _ = load_mnist_sample("test")
+    return load_model(model_path).predict_proba(X_test[:500])
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_model(tmp_path_factory, train_csv):
+    """The model of an uninterrupted ``skdigits train`` process."""
+    cwd = tmp_path_factory.mktemp("uninterrupted")
+    run = _Process(_cli(_train_argv(train_csv, "m.skops")), cwd)
+    assert run.finish() == 0, run.output()
+    assert not checkpoint_path(cwd / "m.skops").exists()  # removed once saved
+    return cwd / "m.skops"
+
+
+@pytest.mark.slow
+def test_train_killed_at_random_moments_ends_with_the_uninterrupted_model(
+    tmp_path, train_csv, uninterrupted_model
+):
+    argv = _train_argv(train_csv, "m.skops")
+    kills = _kill_at_random_moments(
+        lambda pause: _Process(_cli(argv, pause), tmp_path),
+        checkpoint_path(tmp_path / "m.skops"),
+        seed=18,
+    )
+    assert kills >= 3
+    assert not checkpoint_path(tmp_path / "m.skops").exists()
+    assert np.array_equal(_proba(tmp_path / "m.skops"), _proba(uninterrupted_model))
+
+
+@pytest.mark.slow
+def test_train_ctrl_c_exits_130_names_the_command_and_saves_no_model(
+    tmp_path, train_csv, uninterrupted_model
+):
+    run = _Process(_cli(_train_argv(train_csv, "m.skops")), tmp_path)
+    run.wait_for(lambda: run.epochs_seen() >= 2)
+    run.kill(signal.SIGINT)
+    assert run.proc.returncode == 130, run.output()
+    assert not (tmp_path / "m.skops").exists()
+    assert "Traceback" not in run.output()
+    lines = [line for line in run.out if "resume with: " in line]
+    assert len(lines) == 1, run.output()
+    assert lines[0].startswith("interrupted, no model saved (m.skops.ckpt keeps epoch")
+    command = shlex.split(lines[0].split("resume with: ")[1])
+    assert command[:2] == ["skdigits", "train"] and "--fresh" not in command
+    resumed = _Process(_cli(command[1:]), tmp_path)  # the command it names
+    assert resumed.finish() == 0, resumed.output()
+    assert any(line.startswith("resuming at epoch") for line in resumed.out)
+    assert np.array_equal(_proba(tmp_path / "m.skops"), _proba(uninterrupted_model))
+
+
+@pytest.mark.slow
+def test_python_fit_killed_at_random_moments_ends_with_the_uninterrupted_model(
+    tmp_path,
+):
+    X, y = load_mnist_sample("train")
+    X_test, _ = load_mnist_sample("test")
+    scale = np.float32(1 / 255)
+    np.savez(
+        tmp_path / "data.npz",
+        X=X[:2000].astype(np.float32) * scale,
+        y=y[:2000],
+        X_test=X_test[:500].astype(np.float32) * scale,
+    )
+    (tmp_path / "fit.py").write_text(SCRIPT)
+
+    def start(pause, checkpoint="fit.ckpt", out="proba.npy"):
+        args = ["fit.py", "data.npz", checkpoint, out]
+        if pause is None:
+            return _Process(
+                [sys.executable, "-c", "import sys\n" + RUN_SCRIPT, *args], tmp_path
+            )
+        code = PAUSE_IN_SECOND_WRITE + RUN_SCRIPT
+        return _Process([sys.executable, "-c", code, str(pause), *args], tmp_path)
+
+    reference = start(None, "reference.ckpt", "reference.npy")
+    assert reference.finish() == 0, reference.output()
+    kills = _kill_at_random_moments(start, tmp_path / "fit.ckpt", seed=181)
+    assert kills >= 3
+    assert np.array_equal(
+        np.load(tmp_path / "proba.npy"), np.load(tmp_path / "reference.npy")
+    )
