@@ -38,6 +38,7 @@ from skdigits._checkpoint import (
     write_checkpoint,
 )
 from skdigits.augment import RandomAffine
+from skdigits.cli import main
 from skdigits.datasets import load_mnist_sample
 
 # Fits whose whole state matters: a schedule per step (cosine) with dropout
@@ -690,3 +691,113 @@ def test_python_fit_killed_at_random_moments_ends_with_the_uninterrupted_model(
     assert np.array_equal(
         np.load(tmp_path / "proba.npy"), np.load(tmp_path / "reference.npy")
     )
+
+
+# --- skdigits train and a checkpoint it must not use -------------------------------
+
+
+@pytest.fixture
+def small_run(tmp_path, write_mnist_csv, monkeypatch):
+    """``run(*options, rows=X)``: skdigits train on 600 rows of the sample,
+    in ``tmp_path``; returns (status, stdout, stderr)."""
+    X, y = load_mnist_sample("train")
+    X, y = X[:600].copy(), y[:600]
+    monkeypatch.chdir(tmp_path)
+
+    def run(*options, rows=X, capsys):
+        write_mnist_csv("train.csv", rows, y)
+        argv = ["train", "--train", "train.csv", "--epochs", "4", "--hidden", "16"]
+        status = main([*argv, "--model", "m.joblib", *options])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    run.X = X
+    return run
+
+
+def _interrupt_train_at(epoch, monkeypatch):
+    """Make skdigits train's progress callback raise Ctrl-C in ``epoch``."""
+    from skdigits.cli import train
+
+    report = train.EpochProgress.__call__
+
+    def interrupting(self, info):
+        report(self, info)
+        if info["epoch"] == epoch:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train.EpochProgress, "__call__", interrupting)
+
+
+def _proba_of(path):
+    X_test, _ = load_mnist_sample("test")
+    return load_model(path).predict_proba(X_test[:200])
+
+
+@pytest.mark.parametrize(
+    "change, names",
+    [("row", "different data"), ("alpha", "different parameters: alpha")],
+)
+def test_train_does_not_use_the_checkpoint_of_another_run(
+    change, names, small_run, monkeypatch, capsys
+):
+    fresh_options = ["--alpha", "0.01"] if change == "alpha" else []
+    rows = small_run.X.copy()
+    if change == "row":
+        rows[5, 300] = 255 - rows[5, 300]
+    assert small_run(*fresh_options, rows=rows, capsys=capsys)[0] == 0
+    fresh = _proba_of("m.joblib")
+    with monkeypatch.context() as patch:
+        _interrupt_train_at(3, patch)
+        status, out, _ = small_run(capsys=capsys)
+    assert status == 130 and read_header("m.joblib.ckpt")["epoch"] == 2
+    status, out, err = small_run(*fresh_options, rows=rows, capsys=capsys)
+    assert status == 0
+    warning = (
+        "skdigits: warning: m.joblib.ckpt is the checkpoint of another fit "
+        f"({names}), so it is not resumed from: training afresh, overwriting it\n"
+    )
+    assert err == warning and "resuming" not in out
+    assert np.array_equal(_proba_of("m.joblib"), fresh)
+    assert not Path("m.joblib.ckpt").exists()
+
+
+def test_train_resumes_and_says_so(small_run, monkeypatch, capsys):
+    assert small_run(capsys=capsys)[0] == 0
+    uninterrupted = _proba_of("m.joblib")
+    Path("m.joblib").unlink()
+    with monkeypatch.context() as patch:
+        _interrupt_train_at(3, patch)
+        status, out, _ = small_run(capsys=capsys)
+    assert status == 130 and not Path("m.joblib").exists()
+    resume = [line for line in out.splitlines() if "resume with:" in line]
+    assert resume == [
+        "interrupted, no model saved (m.joblib.ckpt keeps epoch 2); resume with: "
+        "skdigits train --hidden 16 --epochs 4 --seed 0 --train train.csv "
+        "--model m.joblib"
+    ]
+    status, out, err = small_run(capsys=capsys)
+    assert status == 0 and err == ""
+    assert "resuming at epoch 3 of 4 from m.joblib.ckpt\n" in out
+    assert "epoch 3/4" in out and "epoch 2/4" not in out
+    assert np.array_equal(_proba_of("m.joblib"), uninterrupted)
+
+
+def test_train_refuses_a_truncated_checkpoint_and_leaves_it(
+    small_run, monkeypatch, capsys
+):
+    with monkeypatch.context() as patch:
+        _interrupt_train_at(3, patch)
+        assert small_run(capsys=capsys)[0] == 130
+    data = Path("m.joblib.ckpt").read_bytes()
+    Path("m.joblib.ckpt").write_bytes(data[: len(data) // 2])
+    status, out, err = small_run(capsys=capsys)
+    assert status == 2 and out == "" and not Path("m.joblib").exists()
+    assert err == (
+        "skdigits: error: m.joblib.ckpt: truncated or not an .npz archive; delete "
+        "it (or run skdigits train with --fresh) to start the fit afresh\n"
+    )
+    assert Path("m.joblib.ckpt").read_bytes() == data[: len(data) // 2]
+    status, out, err = small_run("--fresh", capsys=capsys)
+    assert status == 0 and "resuming" not in out
+    assert not Path("m.joblib.ckpt").exists()
