@@ -106,6 +106,19 @@ html_theme_options = {
     "footer_end": [],
 }
 html_show_sourcelink = False
+# Pages without sub-pages need no left column: their wide tables get the room.
+html_sidebars = {
+    page: []
+    for page in (
+        "index",
+        "getting_started",
+        "tutorials",
+        "benchmarks",
+        "faq",
+        "changelog",
+        "development",
+    )
+}
 
 myst_heading_anchors = 3
 suppress_warnings = ["myst.header"]
