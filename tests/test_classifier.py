@@ -1131,3 +1131,78 @@ def test_cosine_runs_its_whole_schedule_unless_validation_stops_it():
             (8,), random_state=0, **common | {"learning_rate": "constant"}
         )
         assert constant.fit(X, y).n_iter_ < 12
+
+
+# --- scikit-learn's callback API (scikit-learn >= 1.9) --------------------------
+
+try:
+    from sklearn.callback import ProgressBar, ScoringMonitor
+except ImportError:  # scikit-learn < 1.9: the API is absent, and so are these tests
+    ProgressBar = ScoringMonitor = None
+needs_callback_api = pytest.mark.skipif(
+    ProgressBar is None, reason="scikit-learn's callback API needs scikit-learn >= 1.9"
+)
+
+
+def test_set_callbacks_exists_exactly_when_scikit_learn_has_the_api():
+    assert hasattr(NumpyMLPClassifier(), "set_callbacks") == (ProgressBar is not None)
+
+
+@needs_callback_api
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_progress_bar_shows_the_fit(solver, capsys):
+    pytest.importorskip("rich")
+    X, y = _digits()
+    clf = NumpyMLPClassifier((16,), solver=solver, max_iter=4, random_state=0)
+    quiet_fit(clf.set_callbacks(ProgressBar()), X, y)
+    out = capsys.readouterr().out
+    assert re.search(r"NumpyMLPClassifier - fit .* 100%", out), out
+
+
+@needs_callback_api
+@pytest.mark.filterwarnings("ignore:The estimator MinMaxScaler does not support")
+def test_progress_bar_set_on_a_search_nests_the_classifiers_fits(capsys):
+    pytest.importorskip("rich")
+    X, y = _digits()
+    pipe = Pipeline(
+        [("scale", MinMaxScaler()), ("mlp", NumpyMLPClassifier((8,), max_iter=3))]
+    )
+    search = GridSearchCV(pipe, {"mlp__alpha": [1e-4, 1e-2]}, cv=2)
+    quiet_fit(search.set_callbacks(ProgressBar(max_propagation_depth=None)), X, y)
+    out = capsys.readouterr().out
+    nested = re.findall(
+        r"Pipeline - fit-final-estimator \| NumpyMLPClassifier - fit", out
+    )
+    assert len(nested) == 2 * 2 + 1, out  # every fold of both candidates, the refit
+    assert not re.search(r"\b[0-9]{1,2}%", out)  # every bar finished
+
+
+@needs_callback_api
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_scoring_monitor_records_one_entry_per_epoch(early_stopping):
+    X, y = _digits()
+    monitor = ScoringMonitor(scoring="accuracy")
+    epochs = []
+    clf = NumpyMLPClassifier(
+        (16,),
+        max_iter=6,
+        early_stopping=early_stopping,
+        random_state=0,
+        callback=epochs.append,  # the project's callback keeps working beside it
+    )
+    quiet_fit(clf.set_callbacks(monitor), X, y)
+    records = [r for r in monitor.get_logs().data if r["task_name"] == "epoch"]
+    assert len(records) == clf.n_iter_ == len(epochs)
+    assert [r["task_id"] for r in records] == list(range(clf.n_iter_))
+    # each record scores that epoch's weights: the last one, the final model's
+    if not early_stopping:
+        assert records[-1]["accuracy"] == clf.score(X, y)
+
+
+@needs_callback_api
+def test_callbacks_change_no_bit_of_the_fit():
+    X, y = _digits()
+    plain = quiet_fit(NumpyMLPClassifier((16,), max_iter=4, random_state=0), X, y)
+    monitored = NumpyMLPClassifier((16,), max_iter=4, random_state=0)
+    quiet_fit(monitored.set_callbacks(ScoringMonitor(scoring="accuracy")), X, y)
+    assert np.array_equal(monitored.predict_proba(X), plain.predict_proba(X))
