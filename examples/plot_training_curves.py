@@ -53,11 +53,11 @@ print(f"test accuracy of the kept weights {model.score(X_test, y_test):.3f}")
 # %%
 # Read the curves
 # ---------------
-# The training loss keeps falling. The validation loss falls, reaches its
-# lowest point and then rises while the validation accuracy stays flat: the
-# network grows more confident on the images it trains on and on its
-# mistakes, the sign of overfitting. The dotted line marks the epoch whose
-# weights were kept.
+# The training loss keeps falling. The validation loss levels off within a
+# few epochs and then creeps up, while the validation accuracy barely moves:
+# the network grows more confident on the images it trains on, and on its
+# mistakes elsewhere. The widening gap between the two losses is
+# overfitting. The dotted line marks the epoch whose weights were kept.
 epochs = np.arange(1, mlp.n_iter_ + 1)
 fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5), layout="constrained")
 left.plot(epochs, mlp.loss_curve_, label="training loss (with L2)")
