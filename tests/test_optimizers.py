@@ -242,3 +242,51 @@ def test_adam_honours_only_the_schedules_for_every_solver(name):
     expected = SCHEDULES["constant"] if SCHEDULES[name].sgd_only else SCHEDULES[name]
     assert opt.schedule is expected
     assert SGD(np.zeros(3), learning_rate=name).schedule is SCHEDULES[name]
+
+
+@pytest.mark.parametrize("solver", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("schedule", ["cosine", "invscaling"])
+def test_state_dict_resumes_the_same_steps(solver, schedule):
+    theta, grads = theta_and_grads(np.float32)
+    params = dict(learning_rate=schedule, learning_rate_init=0.05)
+    first = OPTIMIZERS[solver](theta, **params)
+    first.plan(5)
+    first.step(theta, grads[0], np.empty_like(theta), 0.01, 3)
+    first.iteration_ends(7)
+    state = first.state_dict()
+    assert set(state["scalars"]) >= {"learning_rate", "n_steps", "planned_steps"}
+    # a new optimizer, loaded, then both step on: the same bits
+    resumed_theta = theta.copy()
+    resumed = OPTIMIZERS[solver](resumed_theta, **params)
+    resumed.load_state_dict(
+        {
+            "scalars": dict(state["scalars"]),
+            "arrays": {k: v.copy() for k, v in state["arrays"].items()},
+        }
+    )
+    for opt, values in ((first, theta), (resumed, resumed_theta)):
+        for grad in grads:
+            opt.step(values, grad, np.empty_like(values), 0.01, 3)
+    assert np.array_equal(theta, resumed_theta)
+    for name, array in first.state_dict()["arrays"].items():
+        assert np.array_equal(array, resumed.state_dict()["arrays"][name])
+    assert first.state_dict()["scalars"] == resumed.state_dict()["scalars"]
+
+
+def test_load_state_dict_refuses_another_layout():
+    theta = np.zeros(4)
+    state = Adam(np.zeros(5)).state_dict()
+    with pytest.raises(ValueError, match="m has shape"):
+        Adam(theta).load_state_dict(state)
+    del state["scalars"]["t"]
+    with pytest.raises(ValueError, match="lacks t"):
+        Adam(np.zeros(5)).load_state_dict(state)
+
+
+@pytest.mark.parametrize("solver", sorted(OPTIMIZERS))
+def test_an_optimizer_holds_no_function(solver):
+    """A model file (.skops) may hold no function: the schedule is a name."""
+    opt = OPTIMIZERS[solver](np.zeros(3), learning_rate="cosine")
+    assert opt.schedule is SCHEDULES["cosine"]
+    plain = (bool, int, float, str, type(None), np.ndarray, np.dtype)
+    assert all(isinstance(value, plain) for value in vars(opt).values())
