@@ -47,7 +47,8 @@ grid = {
     "mlp__hidden_layer_sizes": [(32,), (64,), (128,)],
     "mlp__learning_rate_init": [1e-4, 1e-3, 1e-2],
 }
-folder = Path(tempfile.mkdtemp())
+workdir = tempfile.TemporaryDirectory()  # removed when the script ends
+folder = Path(workdir.name)
 search = ResumableGridSearchCV(
     pipeline,
     grid,

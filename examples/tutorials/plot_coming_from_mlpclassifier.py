@@ -203,7 +203,8 @@ from skdigits import load_model, save_model  # noqa: E402
 
 extras.set_params(callback=None)  # a lambda is not a type .skops trusts
 expected = extras.predict_proba(X_test)
-folder = Path(tempfile.mkdtemp())
+workdir = tempfile.TemporaryDirectory()  # removed when the script ends
+folder = Path(workdir.name)
 for name in ("model.joblib", "model.skops"):
     start = time.perf_counter()
     save_model(extras, folder / name)

@@ -37,7 +37,8 @@ import pandas as pd
 from skdigits.cli import main
 from skdigits.datasets import load_mnist_csv, load_mnist_sample
 
-folder = Path(tempfile.mkdtemp())
+workdir = tempfile.TemporaryDirectory()  # removed when the script ends
+folder = Path(workdir.name)
 pixels = [f"pixel{i}" for i in range(784)]
 X_train, y_train = load_mnist_sample("train")
 X_test, _ = load_mnist_sample("test")
@@ -45,8 +46,11 @@ train = pd.DataFrame(X_train, columns=pixels)
 train.insert(0, "label", y_train)
 train.to_csv(folder / "train.csv", index=False)
 pd.DataFrame(X_test, columns=pixels).to_csv(folder / "test.csv", index=False)
-print(f"in {folder}: {sorted(path.name for path in folder.iterdir())}")
-print((folder / "test.csv").read_text()[:60], "...")
+for name in ("train.csv", "test.csv"):
+    with open(folder / name) as file:
+        header = file.readline()
+    size = (folder / name).stat().st_size / 1e6
+    print(f"{name}: {size:.1f} MB, header {header[:40]}...")
 
 
 # %%
