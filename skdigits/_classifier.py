@@ -11,25 +11,16 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d
-from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import (
-    _check_partial_fit_first_call,
-    type_of_target,
-    unique_labels,
-)
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.multiclass import type_of_target, unique_labels
+from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from skdigits._activations import ACTIVATIONS
@@ -43,6 +34,14 @@ from skdigits._dropout import DropoutMasks, row_keys
 from skdigits._losses import OUTPUTS, mean_loss
 from skdigits._network import Network, Workspace, logits
 from skdigits._optimizers import OPTIMIZERS, SCHEDULES, optimizer_params
+from skdigits._sklearn_compat import (
+    Interval,
+    Options,
+    StrOptions,
+    _check_partial_fit_first_call,
+    _check_sample_weight,
+    _fit_context,
+)
 
 # An epoch whose mean data loss exceeds this many times that of a uniform
 # guess has diverged, even while the loss is still finite.
