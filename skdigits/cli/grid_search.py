@@ -10,7 +10,6 @@ that dies keeps what it finished and the same command resumes it; with
 import argparse
 import contextlib
 import json
-import logging
 import warnings
 from pathlib import Path
 
@@ -180,12 +179,9 @@ def _dask_client(address):
     if address is None:
         yield None
         return
-    distributed = _runners.import_distributed("--dask-scheduler")
+    _runners.import_distributed("--dask-scheduler")
     if address == "local":
-        with distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True,
-            dashboard_address=":0", silence_logs=logging.ERROR,
-        ) as cluster, distributed.Client(cluster) as client:  # fmt: skip
+        with _runners.local_client(n_workers=2) as client:
             yield client
         return
     from skdigits import cli  # its DASK_CONNECT_TIMEOUT, read now (tests lower it)

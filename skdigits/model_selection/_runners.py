@@ -48,7 +48,8 @@ class LocalRunner:
 
     def __init__(self, n_jobs=None):
         self.n_jobs = n_jobs or 1
-        self.where = f"in {'1 process' if self.n_jobs == 1 else f'{n_jobs} jobs'}"
+        n = joblib.effective_n_jobs(self.n_jobs)
+        self.where = f"in {'1 process' if self.n_jobs == 1 else f'{n} jobs'}"
 
     def run(self, task, data, todo, candidates, emit):
         """Yield the record of each fit in ``todo`` as it finishes.
@@ -88,6 +89,23 @@ def dask_runner(dask, n_jobs=None, worker_timeout=NO_WORKERS_TIMEOUT):
             if client is not dask:
                 with contextlib.suppress(Exception):  # a lost scheduler is gone
                     client.close(timeout=2)
+
+
+@contextlib.contextmanager
+def local_client(n_workers=2):
+    """A client of a new cluster of ``n_workers`` one-thread processes here."""
+    distributed = import_distributed()
+    with (
+        distributed.LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
 
 
 def import_distributed(what="dask"):
