@@ -102,8 +102,13 @@ class FitTask:
             for action, category in reversed(self.warning_filters):
                 warnings.simplefilter(action, category)
             record = self._fit_and_score(data, fold, params)
-        return {"candidate": candidate, "fold": fold, "params": params,
-                **record, "where": where()}  # fmt: skip
+        return {
+            "candidate": candidate,
+            "fold": fold,
+            "params": params,
+            **record,
+            "where": where(),
+        }
 
     def _fit_and_score(self, data, fold, params):
         X, y, splits = data
@@ -118,8 +123,12 @@ class FitTask:
             if self.error_score == "raise":
                 raise
             fit_time = time.time() - start
-            return {"test_score": float(self.error_score), "fit_time": fit_time,
-                    "score_time": 0.0, "error": format_exc()}  # fmt: skip
+            return {
+                "test_score": float(self.error_score),
+                "fit_time": fit_time,
+                "score_time": 0.0,
+                "error": format_exc(),
+            }
         fit_time = time.time() - start
         score = self._score(model, X_test, y_test)
         score_time = time.time() - start - fit_time
