@@ -22,7 +22,8 @@ import numpy as np
 from numpy.ma import MaskedArray
 from scipy.stats import rankdata
 from sklearn.base import clone
-from sklearn.utils.metaestimators import _safe_split
+
+from skdigits._sklearn_compat import _safe_split
 
 _TABLE = ("test_score", "fit_time", "score_time")
 

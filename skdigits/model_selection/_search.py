@@ -14,11 +14,11 @@ from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import ParameterGrid, check_cv
 from sklearn.utils import get_tags, indexable
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from skdigits._journal import FitJournal, fingerprint
+from skdigits._sklearn_compat import HasMethods, Interval, StrOptions, validate_params
 from skdigits.model_selection import _engine, _runners
 from skdigits.model_selection._events import (
     ClusterLost,
@@ -231,7 +231,7 @@ class ResumableGridSearchCV(MetaEstimatorMixin, BaseEstimator):
         ClusterLostError
             The Dask cluster went away; the finished fits are in the journal.
         """
-        self._validate_params()
+        validate_params(self)
         X, y, groups = indexable(X, y, groups)
         self.scorer_ = check_scoring(self.estimator, scoring=self.scoring)
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
