@@ -53,7 +53,8 @@ for alpha in (1e-4, 1.0):
 # weight that the data does not hold up decays, and what is left reads as
 # detectors of pieces of digits: bars, arcs and their negatives. The outer
 # frame, where MNIST's centred digits never have ink, gets no gradient from
-# the data, so only the penalty moves it: towards 0.
+# the data, so only the penalty moves it: towards 0. So does a whole unit that
+# no image switches on (a "dead" ReLU): it fades to blank.
 fig = plt.figure(figsize=(10, 3.4), layout="constrained")
 for subfig, (alpha, W) in zip(fig.subfigures(1, 2), weights.items()):
     vmax = np.abs(W).max()
