@@ -283,11 +283,12 @@ for name, accuracy in results:
 # the second half of a run at small steps: that polishes the end of a long
 # run, but on a short one it mostly takes away large steps. (The benchmarks
 # page has the full-data measurements.)
-fig, ax = plt.subplots(figsize=(7, 3.5), layout="constrained")
+fig, ax = plt.subplots(figsize=(8, 3.5), layout="constrained")
 names = [name for name, _ in results]
 accuracies = [accuracy for _, accuracy in results]
 bars = ax.bar(names, accuracies, color=["0.6"] + ["C0"] * (len(results) - 1))
 ax.bar_label(bars, fmt="%.3f")
+ax.tick_params(axis="x", labelsize=9)
 ax.set(ylabel="test accuracy", ylim=(min(accuracies) - 0.05, 1.0))
 ax.set_title(f"784-100-10, {passes} passes over the 5,000-image sample")
 plt.show()
