@@ -44,6 +44,7 @@ from skdigits._fingerprint import differing_parts, hash_arrays, hash_json, jsona
 __all__ = [
     "CheckpointError",
     "CheckpointWarning",
+    "ResumeWarning",
     "checkpoint_path",
     "read_checkpoint",
     "read_header",
@@ -74,9 +75,14 @@ class CheckpointError(ValueError):
 
 
 class CheckpointWarning(UserWarning):
-    """What ``fit`` did with an existing checkpoint: resumed from it, or did
-    not use it because it belongs to another fit (the message says what
-    differs)."""
+    """What ``fit`` did with an existing checkpoint: did not use it because it
+    belongs to another fit (the message says what differs), or, as the
+    subclass :class:`ResumeWarning`, resumed from it."""
+
+
+class ResumeWarning(CheckpointWarning):
+    """``fit`` resumed from its checkpoint (the message says at which epoch),
+    or returned the finished fit the checkpoint holds without training."""
 
 
 def checkpoint_path(model_path):
@@ -380,7 +386,7 @@ class TrainingCheckpoint:
                 f"resuming at epoch {estimator.n_iter_ + 1} of {estimator.max_iter} "
                 f"from {self.path}"
             )
-        warnings.warn(message, CheckpointWarning, stacklevel=2)
+        warnings.warn(message, ResumeWarning, stacklevel=2)
         return True
 
     def save(self, estimator, run):

@@ -198,9 +198,12 @@ class NumpyMLPClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         the model it returns equals, bit for bit, the one an uninterrupted
         fit gives (with ``random_state=None`` too). A file of another fit is
         not used: a :class:`~skdigits._checkpoint.CheckpointWarning` names what
-        differs and the fit starts afresh, overwriting it. A file that is not
-        a readable checkpoint raises
+        differs and the fit starts afresh, overwriting it (a resumed fit says
+        so with a :class:`~skdigits._checkpoint.ResumeWarning`). A file that
+        is not a readable checkpoint raises
         :class:`~skdigits._checkpoint.CheckpointError` and is left as it was.
+        One file per fit: a search that clones the estimator would make its
+        fits overwrite each other's file, each starting afresh.
         The file is kept when the fit ends, so that running the same fit
         again returns the finished model at once, without training; delete
         it when the model is saved (``skdigits train`` does). With a
@@ -440,23 +443,7 @@ class NumpyMLPClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         hidden = self._hidden_sizes()
         activations = self._per_layer("activation", hidden, self._check_activation)
         rates = self._per_layer("dropout", hidden, self._check_rate)
-        if self.solver == "lbfgs" and any(rates):
-            raise ValueError(
-                "dropout needs a stochastic solver: use solver='adam' or 'sgd', "
-                "or set dropout=0 with solver='lbfgs'."
-            )
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
-        if self.augment is not None and self.solver == "lbfgs":
-            raise ValueError(
-                "augment needs a stochastic solver: use solver='adam' or 'sgd', "
-                "or set augment=None with solver='lbfgs'."
-            )
-        if self.checkpoint is not None and self.solver == "lbfgs":
-            raise ValueError(
-                "checkpoint needs a stochastic solver: use solver='adam' or 'sgd', "
-                "or set checkpoint=None with solver='lbfgs'."
-            )
+        self._check_stochastic_options(rates, incremental)
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
@@ -477,10 +464,11 @@ class NumpyMLPClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             if self.solver == "lbfgs":
                 self._fit_lbfgs(net, X, Y, weights, callbacks)
             else:
-                checkpoint = None
-                if self.checkpoint is not None and not incremental:
-                    start = None if first_pass else net.theta.copy()
-                    checkpoint = self._training_checkpoint(X, Y, weights, start)
+                fresh = first_pass or self.checkpoint is None
+                start = None if fresh else net.theta.copy()
+                checkpoint = self._training_checkpoint(
+                    X, Y, weights, start, incremental
+                )
                 run = self._start_run(net, X, Y, weights, rates, incremental)
                 self._fit_stochastic(run, checkpoint, callbacks)
         if not np.isfinite(net.theta).all():
@@ -492,8 +480,32 @@ class NumpyMLPClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         callbacks.end()
         return self
 
-    def _training_checkpoint(self, X, Y, weights, start):
-        """The ``checkpoint`` file of this fit, with the fit's fingerprint."""
+    def _check_stochastic_options(self, rates, incremental):
+        """The options that only minibatches ('sgd', 'adam') or ``fit`` have."""
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        if self.solver != "lbfgs":
+            return
+        for name, used, off in (
+            ("dropout", any(rates), "0"),
+            ("augment", self.augment is not None, "None"),
+            ("checkpoint", self.checkpoint is not None, "None"),
+        ):
+            if used:
+                raise ValueError(
+                    f"{name} needs a stochastic solver: use solver='adam' or 'sgd', "
+                    f"or set {name}={off} with solver='lbfgs'."
+                )
+
+    def _training_checkpoint(self, X, Y, weights, start, incremental):
+        """The ``checkpoint`` file of this fit with its fingerprint, or None
+        (no ``checkpoint``, or ``partial_fit``, which ignores it).
+
+        ``start`` is the starting weights when ``warm_start`` continues a
+        previous fit (the fingerprint's ``"start"`` part), else None.
+        """
+        if self.checkpoint is None or incremental:
+            return None
         parameters = fit_parameters(self)
         data = data_digest(X, Y, self.classes_, weights.sample_weight)
         return TrainingCheckpoint(

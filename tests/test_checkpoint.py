@@ -32,6 +32,7 @@ from skdigits._checkpoint import (
     VERSION,
     CheckpointError,
     CheckpointWarning,
+    ResumeWarning,
     checkpoint_path,
     read_checkpoint,
     read_header,
@@ -266,7 +267,7 @@ def test_fit_resumed_after_ctrl_c_is_the_uninterrupted_fit(name, epoch, data, tm
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         resumed.fit(X, y, sample_weight=weights)
-    messages = [str(w.message) for w in caught if w.category is CheckpointWarning]
+    messages = [str(w.message) for w in caught if w.category is ResumeWarning]
     if epoch > 1:
         assert messages == [f"resuming at epoch {epoch} of 6 from {path}"]
     _assert_same_model(resumed, plain, X)
@@ -317,7 +318,7 @@ def test_a_finished_checkpoint_gives_the_model_without_training(data, tmp_path):
     first = _fit(_estimator(name, checkpoint=path), X, y, weights)
     epochs = []
     again = _estimator(name, checkpoint=path, callback=epochs.append)
-    with pytest.warns(CheckpointWarning, match="finished after .* without training"):
+    with pytest.warns(ResumeWarning, match="finished after .* without training"):
         again.fit(X, y, sample_weight=weights)
     assert epochs == []
     _assert_same_model(again, first, X)
@@ -385,7 +386,7 @@ def test_callback_verbose_and_checkpoint_do_not_count(data, tmp_path, capsys):
     moved = tmp_path / "moved.ckpt"
     path.rename(moved)
     est = _estimator(name, checkpoint=moved, verbose=True, callback=print)
-    with pytest.warns(CheckpointWarning, match="resuming at epoch 3 of 6"):
+    with pytest.warns(ResumeWarning, match="resuming at epoch 3 of 6"):
         est.fit(X, y, sample_weight=weights)
 
 

@@ -17,7 +17,12 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from skdigits import save_model
-from skdigits._checkpoint import CheckpointWarning, checkpoint_path, read_header
+from skdigits._checkpoint import (
+    CheckpointWarning,
+    ResumeWarning,
+    checkpoint_path,
+    read_header,
+)
 from skdigits._persistence import check_save_path
 from skdigits._recipes import RECIPES
 from skdigits.cli._common import (
@@ -148,11 +153,10 @@ def _show_checkpoint_warnings(show):
     def showwarning(message, category, filename, lineno, file=None, line=None):
         if not issubclass(category, CheckpointWarning):
             return show(message, category, filename, lineno, file, line)
-        text = str(message)
-        if text.startswith("resuming") or "finished after" in text:
-            print(text, flush=True)
+        if issubclass(category, ResumeWarning):
+            print(message, flush=True)
         else:
-            print(f"skdigits: warning: {text}", file=sys.stderr, flush=True)
+            print(f"skdigits: warning: {message}", file=sys.stderr, flush=True)
 
     return showwarning
 
