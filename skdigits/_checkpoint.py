@@ -340,7 +340,14 @@ class TrainingCheckpoint:
         ------
         CheckpointError
             If the file exists but is not a readable checkpoint.
+        ValueError
+            If the file's directory does not exist (before any training).
         """
+        if not self.path.parent.is_dir():
+            raise ValueError(
+                f"checkpoint={str(self.path)!r}: the directory {self.path.parent} "
+                "does not exist; create it or choose another checkpoint path"
+            )
         remove_stale_temps(self.path)
         try:
             header, arrays = read_checkpoint(self.path)

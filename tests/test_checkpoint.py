@@ -430,6 +430,16 @@ def test_stale_temporary_files_are_removed_by_the_next_fit(data, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["fit.ckpt"]
 
 
+def test_a_checkpoint_in_a_missing_directory_fails_before_training(data, tmp_path):
+    X, y, _ = data
+    path = tmp_path / "no-such-dir" / "fit.ckpt"
+    epochs = []
+    est = _estimator("sgd_invscaling_weights", checkpoint=path, callback=epochs.append)
+    with pytest.raises(ValueError, match="no-such-dir does not exist; create it"):
+        est.fit(X, y)
+    assert epochs == []
+
+
 def test_lbfgs_cannot_checkpoint_and_partial_fit_ignores_it(data, tmp_path):
     X, y, _ = data
     path = tmp_path / "fit.ckpt"
@@ -799,6 +809,10 @@ def test_train_refuses_a_truncated_checkpoint_and_leaves_it(
         "it (or run skdigits train with --fresh) to start the fit afresh\n"
     )
     assert Path("m.joblib.ckpt").read_bytes() == data[: len(data) // 2]
+    truncated = Path("m.joblib.ckpt").read_bytes()
+    status, _, err = small_run("--fresh", "--test", "missing.csv", capsys=capsys)
+    assert status == 2 and "missing.csv" in err  # a failed run keeps the file
+    assert Path("m.joblib.ckpt").read_bytes() == truncated
     status, out, err = small_run("--fresh", capsys=capsys)
     assert status == 0 and "resuming" not in out
     assert not Path("m.joblib.ckpt").exists()

@@ -133,14 +133,13 @@ def _prepare_checkpoint(model, args):
     """The checkpoint beside ``--model``, or None ('lbfgs' has none).
 
     A checkpoint that cannot be read stops the command now, in one line,
-    before the data is loaded; ``--fresh`` removes it instead.
+    before the data is loaded (with ``--fresh`` it is replaced instead: see
+    :func:`run`).
     """
     if model[-1].solver == "lbfgs":
         return None
     path = checkpoint_path(args.model)
-    if args.fresh:
-        path.unlink(missing_ok=True)
-    elif path.exists():
+    if path.exists() and not args.fresh:
         read_header(path)  # CheckpointError: one line, exit status 2
     model.set_params(mlp__checkpoint=str(path))
     return path
@@ -190,6 +189,8 @@ def run(args):
     if checkpoint is None:
         print("(lbfgs reports no per-epoch progress and keeps no checkpoint)")
     model.set_params(mlp__callback=EpochProgress())
+    if checkpoint is not None and args.fresh:  # only now: the data was readable
+        checkpoint.unlink(missing_ok=True)
     start = time.perf_counter()
     try:
         _fit(model, X, y)
