@@ -38,19 +38,22 @@ from skdigits._checkpoint import (
     read_header,
     write_checkpoint,
 )
-from skdigits.augment import RandomAffine
+from skdigits.augment import ElasticDistortion, RandomAffine, make_chain
 from skdigits.cli import main
 from skdigits.datasets import load_mnist_sample
 
 # Fits whose whole state matters: a schedule per step (cosine) with dropout
-# and augmentation in float32, an sgd schedule that changes on stalls with
-# early stopping (validation split, best weights), and per-epoch invscaling
-# with sample and class weights.
+# and the best recipe's kinds of augmentation (affine, elastic) in float32,
+# an sgd schedule that changes on stalls with early stopping (validation
+# split, best weights), and per-epoch invscaling with sample and class weights.
 CONFIGS = {
     "adam_cosine_dropout_augment": dict(
         learning_rate="cosine",
         dropout=0.2,
-        augment=RandomAffine(rotation=10.0, shift=1.0, image_shape=(8, 8)),
+        augment=make_chain(
+            RandomAffine(rotation=10.0, shift=1.0, image_shape=(8, 8)),
+            ElasticDistortion(alpha=2.0, sigma=1.0, image_shape=(8, 8)),
+        ),
     ),
     "sgd_adaptive_early_stopping": dict(
         solver="sgd",
