@@ -107,6 +107,15 @@ class _FlatOptimizer:
         self.n_params, self.dtype = theta.size, theta.dtype
         self.n_steps, self.planned_steps = 0, None
 
+    def __setstate__(self, state):
+        # a model pickled while the optimizer held its Schedule (not its name)
+        if "schedule" in state and "lr_schedule" not in state:
+            schedule = state.pop("schedule")
+            state["lr_schedule"] = next(
+                name for name, known in SCHEDULES.items() if known == schedule
+            )
+        self.__dict__.update(state)
+
     @property
     def schedule(self):
         """The :class:`Schedule` this optimizer follows (Adam: only its own)."""

@@ -290,3 +290,15 @@ def test_an_optimizer_holds_no_function(solver):
     assert opt.schedule is SCHEDULES["cosine"]
     plain = (bool, int, float, str, type(None), np.ndarray, np.dtype)
     assert all(isinstance(value, plain) for value in vars(opt).values())
+
+
+def test_an_optimizer_pickled_with_its_schedule_object_still_loads():
+    import pickle
+
+    opt = SGD(np.zeros(3), learning_rate="adaptive")
+    state = dict(vars(opt))
+    state["schedule"] = SCHEDULES[state.pop("lr_schedule")]  # the old layout
+    old = SGD.__new__(SGD)
+    old.__setstate__(state)
+    loaded = pickle.loads(pickle.dumps(old))
+    assert loaded.schedule is SCHEDULES["adaptive"] and "schedule" not in vars(loaded)
