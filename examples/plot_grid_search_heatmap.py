@@ -44,7 +44,7 @@ pipeline = Pipeline(
     [("scale", PixelScaler()), ("mlp", NumpyMLPClassifier(max_iter=5, random_state=0))]
 )
 grid = {
-    "mlp__hidden_layer_sizes": [(32,), (64,), (128,)],
+    "mlp__hidden_layer_sizes": [(16,), (32,), (64,)],
     "mlp__learning_rate_init": [1e-4, 1e-3, 1e-2],
 }
 workdir = tempfile.TemporaryDirectory()  # removed when the script ends
@@ -86,11 +86,10 @@ print(f"same mean test scores: {same}")
 # %%
 # The heatmap
 # -----------
-# ``cv_results_["mean_test_score"]`` lists the candidates in the order of
-# ``ParameterGrid``: the last key of the (sorted) grid varies fastest, so the
-# scores reshape into a widths x learning rates table. At 5 epochs the
-# smallest learning rate has barely started: a short budget rewards large
-# steps and, here, wider layers.
+# ``cv_results_["params"]`` and ``cv_results_["mean_test_score"]`` list the
+# candidates side by side; each score goes into its cell of a widths x
+# learning rates table. At 5 epochs the smallest learning rate has barely
+# started: a short budget rewards large steps and, here, wider layers.
 results = search.cv_results_
 widths = grid["mlp__hidden_layer_sizes"]
 rates = grid["mlp__learning_rate_init"]
@@ -119,5 +118,5 @@ plt.show()
 # model; run it again and it resumes from ``<model>.fits.jsonl``::
 #
 #     skdigits grid-search --train mnist_train.csv --cv 3 --model best.skops \
-#         --grid '{"hidden_layer_sizes": [[32], [64], [128]],
+#         --grid '{"hidden_layer_sizes": [[16], [32], [64]],
 #                  "learning_rate_init": [0.0001, 0.001, 0.01]}'
