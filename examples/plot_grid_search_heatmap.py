@@ -57,8 +57,9 @@ search = ResumableGridSearchCV(
 )
 start = time.perf_counter()
 search.fit(X, y)
-print(f"{len(search.cv_results_['params']) * search.n_splits_} fits in ", end="")
-print(f"{time.perf_counter() - start:.1f} s")
+seconds = time.perf_counter() - start
+n_fits = len(search.cv_results_["params"]) * search.n_splits_
+print(f"{n_fits} fits and the refit of the best in {seconds:.1f} s")
 print(f"best: {search.best_params_}, cv accuracy {search.best_score_:.3f}")
 print(f"test accuracy of the refit best model {search.score(X_test, y_test):.3f}")
 
