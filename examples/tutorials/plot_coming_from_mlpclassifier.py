@@ -130,8 +130,8 @@ plt.show()
 #   ``sgd``;
 # * ``callback``: called after every epoch with the loss, validation scores
 #   and seconds;
-# * ``checkpoint``: a file the training state is saved to after every epoch,
-#   so that an interrupted fit resumes.
+# * ``checkpoint``: a file the whole state of the fit is written to after
+#   every epoch, so that a killed ``fit`` resumes, bit for bit, where it was.
 #
 # A few of them at once, with a callback that prints each epoch:
 extras = NumpyMLPClassifier(
