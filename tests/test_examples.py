@@ -61,11 +61,11 @@ def test_script_has_a_title_underlined_with_equals(name):
     docstring = ast.get_docstring(ast.parse(source(name)), clean=False)
     assert docstring is not None, f"{name}: no module docstring"
     lines = docstring.strip("\n").splitlines()
-    if set(lines[0]) == {"="}:  # an overline
-        lines = lines[1:]
+    overline = lines.pop(0) if set(lines[0]) == {"="} else None
     title, underline = lines[0], lines[1]
     assert title.strip() and set(underline) == {"="}, f"{name}: no ==== title"
-    assert len(underline) >= len(title), f"{name}: the underline is too short"
+    assert len(underline) >= len(title.rstrip()), f"{name}: the underline is short"
+    assert overline in (None, underline), f"{name}: overline and underline differ"
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
