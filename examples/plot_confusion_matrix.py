@@ -52,8 +52,9 @@ plt.show()
 # The worst mistakes
 # ------------------
 # For each misread image, the probability the model gave its true class
-# (``proba[i, true_class]``); the lowest come first. Many of the worst are
-# digits that a person would hesitate over too.
+# (``proba[i, true_class]``); the lowest come first. Some would make a
+# person hesitate too; others are plain mistakes, where more training data or
+# augmentation can help.
 true_index = np.searchsorted(model.classes_, y_test)
 p_true = proba[np.arange(len(y_test)), true_index]
 worst = wrong[np.argsort(p_true[wrong])]
