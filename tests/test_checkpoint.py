@@ -663,9 +663,11 @@ def test_train_ctrl_c_exits_130_names_the_command_and_saves_no_model(
     assert run.proc.returncode == 130, run.output()
     assert not (tmp_path / "m.skops").exists()
     assert "Traceback" not in run.output()
-    lines = [line for line in run.out if "resume with: " in line]
-    assert len(lines) == 1, run.output()
-    assert lines[0].startswith("interrupted, no model saved (m.skops.ckpt keeps epoch")
+    lines = [line for line in run.err if line.strip()]
+    assert len(lines) == 1, run.output()  # Ctrl-C is one line
+    assert lines[0].startswith(
+        "skdigits: interrupted, no model saved (m.skops.ckpt keeps epoch"
+    )
     command = shlex.split(lines[0].split("resume with: ")[1])
     assert command[:2] == ["skdigits", "train"] and "--fresh" not in command
     resumed = _Process(_cli(command[1:]), tmp_path)  # the command it names
@@ -782,14 +784,13 @@ def test_train_resumes_and_says_so(small_run, monkeypatch, capsys):
     Path("m.joblib").unlink()
     with monkeypatch.context() as patch:
         _interrupt_train_at(3, patch)
-        status, out, _ = small_run(capsys=capsys)
+        status, out, err = small_run(capsys=capsys)
     assert status == 130 and not Path("m.joblib").exists()
-    resume = [line for line in out.splitlines() if "resume with:" in line]
-    assert resume == [
-        "interrupted, no model saved (m.joblib.ckpt keeps epoch 2); resume with: "
-        "skdigits train --hidden 16 --epochs 4 --seed 0 --train train.csv "
-        "--model m.joblib"
-    ]
+    assert err == (  # one line, naming the command that resumes
+        "skdigits: interrupted, no model saved (m.joblib.ckpt keeps epoch 2); "
+        "resume with: skdigits train --hidden 16 --epochs 4 --seed 0 "
+        "--train train.csv --model m.joblib\n"
+    )
     status, out, err = small_run(capsys=capsys)
     assert status == 0 and err == ""
     assert "resuming at epoch 3 of 4 from m.joblib.ckpt\n" in out

@@ -71,15 +71,16 @@ def run_command(args):
 
     A known error (``ValueError``, which includes :class:`CommandError`,
     ``OSError`` or ``ImportError``) is printed as one line on stderr and gives
-    status 2; Ctrl-C gives 130.
+    status 2; Ctrl-C gives 130, with the ``KeyboardInterrupt``'s own message
+    when a command gives it one (``train`` names the command that resumes).
     """
     try:
         args.run(args)
     except (ValueError, OSError, ImportError) as exc:
         print(f"skdigits: error: {_one_line(exc)}", file=sys.stderr)
         return ERROR_STATUS
-    except KeyboardInterrupt:
-        print("skdigits: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"skdigits: {_one_line(exc) or 'interrupted'}", file=sys.stderr)
         return 130
     return 0
 

@@ -195,9 +195,9 @@ def run(args):
     try:
         _fit(model, X, y)
     except KeyboardInterrupt:
-        if checkpoint is not None:
-            print(_interrupted(checkpoint, args), flush=True)
-        raise
+        if checkpoint is None:
+            raise
+        raise KeyboardInterrupt(_interrupted(checkpoint, args)) from None
     # no callback (so that the model pickles), no checkpoint path in the model
     model.set_params(mlp__callback=None, mlp__checkpoint=None)
     print(f"trained in {_format_seconds(time.perf_counter() - start)}")
