@@ -5,6 +5,7 @@
 (32,)
 """
 
+from skdigits._checkpoint import CheckpointError, CheckpointWarning, ResumeWarning
 from skdigits._classifier import NumpyMLPClassifier
 from skdigits._persistence import load_bundled_model, load_model, save_model
 from skdigits._recipes import RECIPES, get_recipe
@@ -13,9 +14,12 @@ from skdigits.preprocessing import PixelScaler
 __version__ = "0.1.0"
 
 __all__ = [
+    "CheckpointError",
+    "CheckpointWarning",
     "NumpyMLPClassifier",
     "PixelScaler",
     "RECIPES",
+    "ResumeWarning",
     "get_recipe",
     "load_bundled_model",
     "load_model",

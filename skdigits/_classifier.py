@@ -197,11 +197,11 @@ class NumpyMLPClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         ``checkpoint``, same starting weights), ``fit`` resumes from it, and
         the model it returns equals, bit for bit, the one an uninterrupted
         fit gives (with ``random_state=None`` too). A file of another fit is
-        not used: a :class:`~skdigits._checkpoint.CheckpointWarning` names what
+        not used: a :class:`~skdigits.CheckpointWarning` names what
         differs and the fit starts afresh, overwriting it (a resumed fit says
-        so with a :class:`~skdigits._checkpoint.ResumeWarning`). A file that
+        so with a :class:`~skdigits.ResumeWarning`). A file that
         is not a readable checkpoint raises
-        :class:`~skdigits._checkpoint.CheckpointError` and is left as it was.
+        :class:`~skdigits.CheckpointError` and is left as it was.
         One file per fit: a search that clones the estimator would make its
         fits overwrite each other's file, each starting afresh.
         The file is kept when the fit ends, so that running the same fit
