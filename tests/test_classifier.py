@@ -48,20 +48,6 @@ CALLBACK_KEYS = {
 }
 
 
-def quiet_fit(est, X, y, **fit_params):
-    """Fit without ConvergenceWarning noise (short fits on purpose)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return est.fit(X, y, **fit_params)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    """sklearn's 8x8 digits scaled to [0, 1], split with random_state=0."""
-    X, y = load_digits(return_X_y=True)
-    return train_test_split(X / 16, y, random_state=0)
-
-
 @pytest.fixture(scope="module")
 def small():
     """A small 3-class problem, quick to fit."""
@@ -96,7 +82,7 @@ def test_same_positional_parameters_as_mlpclassifier():
 
 
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
-def test_fitted_attributes_include_mlpclassifier_ones(solver):
+def test_fitted_attributes_include_mlpclassifier_ones(solver, quiet_fit):
     pd = pytest.importorskip("pandas")
     X, y = load_iris(return_X_y=True)
     X = pd.DataFrame(X, columns=[f"f{i}" for i in range(4)])
@@ -119,7 +105,7 @@ def test_fitted_attributes_include_mlpclassifier_ones(solver):
         assert ours_b.shape == theirs_b.shape
 
 
-def test_documented_fitted_attributes_of_a_stochastic_fit(small):
+def test_documented_fitted_attributes_of_a_stochastic_fit(small, quiet_fit):
     X, y = small
     clf = quiet_fit(NumpyMLPClassifier((6,), max_iter=4, random_state=0), X, y)
     for name in [
@@ -150,7 +136,7 @@ def test_documented_fitted_attributes_of_a_stochastic_fit(small):
 # ---------------------------------------------------------------- targets
 
 
-def test_binary_uses_one_logistic_output():
+def test_binary_uses_one_logistic_output(quiet_fit):
     X, y = make_classification(n_samples=100, n_features=6, random_state=0)
     labels = np.array(["no", "yes"])[y]
     clf = quiet_fit(NumpyMLPClassifier((8,), max_iter=50, random_state=0), X, labels)
@@ -164,7 +150,7 @@ def test_binary_uses_one_logistic_output():
     assert set(clf.predict(X)) <= {"no", "yes"}
 
 
-def test_multiclass_uses_softmax(small):
+def test_multiclass_uses_softmax(small, quiet_fit):
     X, y = small
     clf = quiet_fit(NumpyMLPClassifier((8,), max_iter=30, random_state=0), X, y)
     assert clf.out_activation_ == "softmax" and clf.n_outputs_ == 3
@@ -174,7 +160,7 @@ def test_multiclass_uses_softmax(small):
     np.testing.assert_array_equal(clf.predict(X), proba.argmax(axis=1))
 
 
-def test_multilabel_indicator_targets():
+def test_multilabel_indicator_targets(quiet_fit):
     X, Y = make_multilabel_classification(n_samples=80, n_classes=4, random_state=0)
     clf = NumpyMLPClassifier((20,), solver="lbfgs", random_state=0, max_iter=300)
     quiet_fit(clf, X, Y)
@@ -192,7 +178,7 @@ def test_multilabel_indicator_targets():
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
-def test_sparse_input_trains_like_dense(fmt, digits):
+def test_sparse_input_trains_like_dense(fmt, digits, quiet_fit):
     X_train, X_test, y_train, _ = digits
     params = dict(hidden_layer_sizes=(16,), max_iter=10, random_state=0)
     dense = quiet_fit(NumpyMLPClassifier(**params), X_train, y_train)
@@ -208,7 +194,7 @@ def test_sparse_input_trains_like_dense(fmt, digits):
     np.testing.assert_allclose(sparse.loss_curve_, dense.loss_curve_, rtol=1e-9)
 
 
-def test_float32_input_is_trained_and_predicted_in_float32(digits):
+def test_float32_input_is_trained_and_predicted_in_float32(digits, quiet_fit):
     X_train, X_test, y_train, _ = digits
     clf = NumpyMLPClassifier((16,), max_iter=10, random_state=0)
     quiet_fit(clf, X_train.astype(np.float32), y_train)
@@ -228,7 +214,7 @@ def test_float32_input_is_trained_and_predicted_in_float32(digits):
     ],
     ids=["adam", "dropout", "early_stopping", "lbfgs"],
 )
-def test_float32_fit_makes_no_copy_of_x(params):
+def test_float32_fit_makes_no_copy_of_x(params, quiet_fit):
     """A 20000x784 float32 fit allocates far less than a float64 copy (125 MB).
 
     Measured peaks: 3 MB (adam), 27 MB (dropout: row hashing), 9 MB (early
@@ -249,7 +235,7 @@ def test_float32_fit_makes_no_copy_of_x(params):
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_non_finite_input_raises_sklearn_error(bad, small):
+def test_non_finite_input_raises_sklearn_error(bad, small, quiet_fit):
     X, y = small
     X = X.copy()
     X[3, 2] = bad
@@ -264,7 +250,7 @@ def test_non_finite_input_raises_sklearn_error(bad, small):
 # ---------------------------------------------------------------- training options
 
 
-def test_verbose_prints_iteration_lines(capsys, small):
+def test_verbose_prints_iteration_lines(capsys, small, quiet_fit):
     X, y = small
     quiet_fit(NumpyMLPClassifier((4,), max_iter=3, verbose=True), X, y)
     out = capsys.readouterr().out
@@ -297,7 +283,7 @@ def test_partial_fit_needs_classes_first_and_a_stochastic_solver(small):
         lbfgs.partial_fit(X, y, classes=[0, 1, 2])
 
 
-def test_warm_start_continues_from_the_previous_weights(small):
+def test_warm_start_continues_from_the_previous_weights(small, quiet_fit):
     X, y = small
     clf = NumpyMLPClassifier((16,), warm_start=True, max_iter=5, random_state=0)
     quiet_fit(clf, X, y.copy())
@@ -312,7 +298,7 @@ def test_warm_start_continues_from_the_previous_weights(small):
 
 
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
-def test_early_stopping_curves(solver, digits):
+def test_early_stopping_curves(solver, digits, quiet_fit):
     X_train, _, y_train, _ = digits
     clf = NumpyMLPClassifier(
         (16,), solver=solver, early_stopping=True, random_state=0, max_iter=30
@@ -328,7 +314,7 @@ def test_early_stopping_curves(solver, digits):
     assert clf.validation_loss_curve_[-1] < clf.validation_loss_curve_[0]
 
 
-def test_early_stopping_keeps_the_best_weights(digits):
+def test_early_stopping_keeps_the_best_weights(digits, quiet_fit):
     """The final weights are those of the best validation epoch, not the last."""
     X_train, _, y_train, _ = digits
     params = dict(
@@ -371,7 +357,7 @@ def test_invalid_layer_parameters_name_the_parameter(params, match, small):
         NumpyMLPClassifier(max_iter=2, **params).fit(X, y)
 
 
-def test_activation_list_gives_one_activation_per_layer(digits):
+def test_activation_list_gives_one_activation_per_layer(digits, quiet_fit):
     X_train, X_test, y_train, y_test = digits
     clf = NumpyMLPClassifier((32, 16), activation=["tanh", "relu"], random_state=0)
     quiet_fit(clf.set_params(max_iter=40, learning_rate_init=0.01), X_train, y_train)
@@ -400,7 +386,7 @@ def imbalanced():
     return X, y
 
 
-def test_class_weight_makes_a_class_predicted_more(imbalanced):
+def test_class_weight_makes_a_class_predicted_more(imbalanced, quiet_fit):
     X, y = imbalanced
     params = dict(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0, alpha=1.0)
 
@@ -415,7 +401,7 @@ def test_class_weight_makes_a_class_predicted_more(imbalanced):
     assert n_minority({0: 10.0, 1: 1.0}) < plain
 
 
-def test_balanced_class_weight_is_sklearns_formula(imbalanced):
+def test_balanced_class_weight_is_sklearns_formula(imbalanced, quiet_fit):
     X, y = imbalanced
     per_class = compute_class_weight("balanced", classes=np.array([0, 1]), y=y)
     params = dict(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0, max_iter=50)
@@ -430,7 +416,7 @@ def test_balanced_class_weight_is_sklearns_formula(imbalanced):
 
 
 @pytest.mark.parametrize("class_weight", [None, "balanced", {0: 1.0, 1: 3.0}])
-def test_sample_weight_and_class_weight_combine(class_weight, imbalanced):
+def test_sample_weight_and_class_weight_combine(class_weight, imbalanced, quiet_fit):
     """Integer sample weights equal repeated rows, zero weights equal removal."""
     X, y = imbalanced
     counts = np.random.default_rng(0).integers(0, 3, X.shape[0])
@@ -445,7 +431,7 @@ def test_sample_weight_and_class_weight_combine(class_weight, imbalanced):
     )
 
 
-def test_class_weight_changes_the_fit_with_sample_weight(imbalanced):
+def test_class_weight_changes_the_fit_with_sample_weight(imbalanced, quiet_fit):
     X, y = imbalanced
     w = np.random.default_rng(1).uniform(0.5, 2.0, X.shape[0])
     params = dict(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0, max_iter=50)
@@ -460,7 +446,7 @@ def test_class_weight_changes_the_fit_with_sample_weight(imbalanced):
 
 
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
-def test_minibatches_of_zero_weight_do_not_stop_training(solver, digits):
+def test_minibatches_of_zero_weight_do_not_stop_training(solver, digits, quiet_fit):
     X_train, _, y_train, _ = digits
     order = np.argsort(y_train, kind="stable")
     X, y = X_train[order], y_train[order]
@@ -505,7 +491,7 @@ def raw_pixels():
     return train_test_split(X, y, random_state=0)
 
 
-def test_pixel_scaler_pipeline_trains_on_raw_pixels(raw_pixels):
+def test_pixel_scaler_pipeline_trains_on_raw_pixels(raw_pixels, quiet_fit):
     X_train, X_test, y_train, y_test = raw_pixels
     model = make_pipeline(
         PixelScaler(),
@@ -518,7 +504,9 @@ def test_pixel_scaler_pipeline_trains_on_raw_pixels(raw_pixels):
 @pytest.mark.parametrize(
     "solver, learning_rate_init", [("sgd", 1e6), ("adam", 1e6), ("sgd", 0.1)]
 )
-def test_divergent_fit_raises_actionable_error(solver, learning_rate_init, raw_pixels):
+def test_divergent_fit_raises_actionable_error(
+    solver, learning_rate_init, raw_pixels, quiet_fit
+):
     """A high learning rate on unscaled pixels: say what to change.
 
     On 0-255 pixels, sgd with lr 0.1 ends at a loss ~1e4 (log(10) = 2.3 is a
@@ -548,7 +536,7 @@ def manual_proba(clf, X):
     return E / E.sum(axis=1, keepdims=True)
 
 
-def test_dropout_is_not_applied_at_predict_time(digits):
+def test_dropout_is_not_applied_at_predict_time(digits, quiet_fit):
     X_train, X_test, y_train, y_test = digits
     clf = NumpyMLPClassifier((64, 32), dropout=0.5, random_state=0, max_iter=30)
     quiet_fit(clf.set_params(learning_rate_init=0.01), X_train, y_train)
@@ -558,7 +546,7 @@ def test_dropout_is_not_applied_at_predict_time(digits):
     assert clf.score(X_test, y_test) > 0.9
 
 
-def test_dropout_changes_training(digits):
+def test_dropout_changes_training(digits, quiet_fit):
     X_train, _, y_train, _ = digits
     params = dict(hidden_layer_sizes=(32,), random_state=0, max_iter=3)
     plain = quiet_fit(NumpyMLPClassifier(**params), X_train, y_train)
@@ -567,7 +555,7 @@ def test_dropout_changes_training(digits):
 
 
 @pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
-def test_random_state_gives_identical_fits(solver, small):
+def test_random_state_gives_identical_fits(solver, small, quiet_fit):
     X, y = small
     params = dict(hidden_layer_sizes=(8, 4), solver=solver, max_iter=15)
     if solver != "lbfgs":
@@ -584,7 +572,7 @@ def test_random_state_gives_identical_fits(solver, small):
 
 
 @pytest.mark.parametrize("early_stopping", [False, True])
-def test_callback_is_called_once_per_epoch(early_stopping, small):
+def test_callback_is_called_once_per_epoch(early_stopping, small, quiet_fit):
     X, y = small
     calls = []
     clf = NumpyMLPClassifier(
@@ -622,7 +610,7 @@ def test_callback_exception_propagates(small):
 # ---------------------------------------------------------------- sklearn plumbing
 
 
-def test_pipeline_grid_search_and_cross_val_score(small):
+def test_pipeline_grid_search_and_cross_val_score(small, quiet_fit):
     X, y = small
     pipe = Pipeline(
         [
@@ -644,7 +632,7 @@ def test_pipeline_grid_search_and_cross_val_score(small):
     assert scores.shape == (3,) and (scores > 0.4).all()
 
 
-def test_joblib_round_trip(tmp_path, small):
+def test_joblib_round_trip(tmp_path, small, quiet_fit):
     X, y = small
     clf = quiet_fit(NumpyMLPClassifier((8,), max_iter=10, random_state=0), X, y)
     path = tmp_path / "model.joblib"
@@ -666,7 +654,7 @@ SOLVER_PARAMS = {
 
 
 @pytest.mark.parametrize("solver", sorted(SOLVER_PARAMS))
-def test_each_solver_learns_digits(solver, digits):
+def test_each_solver_learns_digits(solver, digits, quiet_fit):
     X_train, X_test, y_train, y_test = digits
     clf = NumpyMLPClassifier((64,), solver=solver, random_state=0)
     quiet_fit(clf.set_params(**SOLVER_PARAMS[solver]), X_train, y_train)
@@ -674,7 +662,7 @@ def test_each_solver_learns_digits(solver, digits):
 
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
-def test_each_activation_learns_digits(activation, digits):
+def test_each_activation_learns_digits(activation, digits, quiet_fit):
     X_train, X_test, y_train, y_test = digits
     clf = NumpyMLPClassifier((64,), activation=activation, random_state=0)
     quiet_fit(clf.set_params(learning_rate_init=0.01), X_train, y_train)
@@ -692,7 +680,7 @@ y_digits_binary = load_digits(n_class=2).target[:200]
 X_iris, y_iris = load_iris(return_X_y=True)
 
 
-def test_sklearn_lbfgs_classification():
+def test_sklearn_lbfgs_classification(quiet_fit):
     for X, y in [(X_digits_multi, y_digits_multi), (X_digits_binary, y_digits_binary)]:
         X_train, y_train, X_test = X[:150], y[:150], X[150:]
         expected_shape_dtype = (X_test.shape[0], y_train.dtype.kind)
@@ -711,7 +699,7 @@ def test_sklearn_lbfgs_classification():
             assert (y_predict.shape[0], y_predict.dtype.kind) == expected_shape_dtype
 
 
-def test_sklearn_partial_fit_classification():
+def test_sklearn_partial_fit_classification(quiet_fit):
     for X, y in [(X_digits_multi, y_digits_multi), (X_digits_binary, y_digits_binary)]:
         mlp = NumpyMLPClassifier(
             solver="sgd",
@@ -749,7 +737,7 @@ def test_sklearn_partial_fit_unseen_classes_and_errors():
         )
 
 
-def test_sklearn_predict_proba_binary():
+def test_sklearn_predict_proba_binary(quiet_fit):
     X, y = X_digits_binary[:50], y_digits_binary[:50]
     clf = NumpyMLPClassifier(hidden_layer_sizes=5, activation="logistic")
     quiet_fit(clf.set_params(random_state=1), X, y)
@@ -761,7 +749,7 @@ def test_sklearn_predict_proba_binary():
     assert roc_auc_score(y, y_proba[:, 1]) == 1.0
 
 
-def test_sklearn_predict_proba_multilabel():
+def test_sklearn_predict_proba_multilabel(quiet_fit):
     X, Y = make_multilabel_classification(
         n_samples=50, random_state=0, return_indicator=True
     )
@@ -776,7 +764,7 @@ def test_sklearn_predict_proba_multilabel():
     np.testing.assert_array_equal(y_log_proba, np.log(y_proba))
 
 
-def test_sklearn_multilabel_classification():
+def test_sklearn_multilabel_classification(quiet_fit):
     X, y = make_multilabel_classification(
         n_samples=50, random_state=0, return_indicator=True
     )
@@ -859,7 +847,7 @@ def test_sklearn_early_stopping():
     assert mlp.best_loss_ is not None
 
 
-def test_sklearn_warm_start():
+def test_sklearn_warm_start(quiet_fit):
     y_3classes = np.array([0] * 40 + [1] * 40 + [2] * 70)
     clf = NumpyMLPClassifier(
         hidden_layer_sizes=2, solver="lbfgs", warm_start=True, random_state=42, tol=1e-2
@@ -919,7 +907,7 @@ def test_sklearn_n_iter_no_change():
         assert 3000 > clf.n_iter_
 
 
-def test_sklearn_early_stopping_stratified_and_string_labels():
+def test_sklearn_early_stopping_stratified_and_string_labels(quiet_fit):
     # as in sklearn: a binary target is split stratified, and train_test_split
     # raises its own error for a class with one member
     mlp = NumpyMLPClassifier(early_stopping=True)
@@ -939,7 +927,7 @@ def test_sklearn_early_stopping_stratified_and_string_labels():
     assert np.isfinite(mlp.validation_scores_).all()
 
 
-def test_sklearn_dtypes_casting_and_param_dtypes():
+def test_sklearn_dtypes_casting_and_param_dtypes(quiet_fit):
     X, y = load_digits(n_class=2, return_X_y=True)
     params = dict(alpha=1e-5, hidden_layer_sizes=(5, 3), random_state=1)
     params.update(max_iter=100, tol=1e-1)
@@ -958,7 +946,7 @@ def test_sklearn_dtypes_casting_and_param_dtypes():
     assert all(c.dtype == np.float64 for c in mlp_64.coefs_ + mlp_64.intercepts_)
 
 
-def test_sklearn_preserve_feature_names_and_partial_fit_after_fit():
+def test_sklearn_preserve_feature_names_and_partial_fit_after_fit(quiet_fit):
     pd = pytest.importorskip("pandas")
     rng = np.random.RandomState(0)
     X = pd.DataFrame(data=rng.randn(10, 2), columns=["colname_a", "colname_b"])
@@ -974,7 +962,7 @@ def test_sklearn_preserve_feature_names_and_partial_fit_after_fit():
         mlp.partial_fit(X_iris, y_iris)
 
 
-def test_sklearn_warm_start_with_early_stopping():
+def test_sklearn_warm_start_with_early_stopping(quiet_fit):
     mlp = NumpyMLPClassifier(
         max_iter=10, random_state=0, warm_start=True, early_stopping=True
     )
@@ -1028,7 +1016,7 @@ def _digits():
     return (X / 16).astype(np.float32), y
 
 
-def test_augment_sees_only_training_batches_never_validation_or_predict():
+def test_augment_sees_only_training_batches_never_validation_or_predict(quiet_fit):
     X, y = _digits()
     aug = _RecordingAugmenter()
     clf = NumpyMLPClassifier(
@@ -1048,7 +1036,7 @@ def test_augment_sees_only_training_batches_never_validation_or_predict():
     assert aug.rows == seen
 
 
-def test_augment_changes_the_model_and_the_same_seed_gives_the_same_model():
+def test_augment_changes_the_model_and_the_same_seed_gives_the_same_model(quiet_fit):
     X, y = _digits()
 
     def fit(augment, seed=0):
@@ -1108,7 +1096,7 @@ def test_cosine_schedule_anneals_over_max_iter_epochs_without_a_warning(solver):
     assert clf.score(X, y) > 0.9
 
 
-def test_callback_can_score_the_estimator_on_each_epochs_weights():
+def test_callback_can_score_the_estimator_on_each_epochs_weights(quiet_fit):
     X, y = _digits()
     scores = []
     clf = NumpyMLPClassifier((16,), max_iter=3, random_state=0)
@@ -1150,7 +1138,7 @@ def test_set_callbacks_exists_exactly_when_scikit_learn_has_the_api():
 
 @needs_callback_api
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
-def test_progress_bar_shows_the_fit(solver, capsys):
+def test_progress_bar_shows_the_fit(solver, capsys, quiet_fit):
     pytest.importorskip("rich")
     X, y = _digits()
     clf = NumpyMLPClassifier((16,), solver=solver, max_iter=4, random_state=0)
@@ -1161,7 +1149,7 @@ def test_progress_bar_shows_the_fit(solver, capsys):
 
 @needs_callback_api
 @pytest.mark.filterwarnings("ignore:The estimator MinMaxScaler does not support")
-def test_progress_bar_set_on_a_search_nests_the_classifiers_fits(capsys):
+def test_progress_bar_set_on_a_search_nests_the_classifiers_fits(capsys, quiet_fit):
     pytest.importorskip("rich")
     X, y = _digits()
     pipe = Pipeline(
@@ -1179,7 +1167,7 @@ def test_progress_bar_set_on_a_search_nests_the_classifiers_fits(capsys):
 
 @needs_callback_api
 @pytest.mark.parametrize("early_stopping", [False, True])
-def test_scoring_monitor_records_one_entry_per_epoch(early_stopping):
+def test_scoring_monitor_records_one_entry_per_epoch(early_stopping, quiet_fit):
     X, y = _digits()
     monitor = ScoringMonitor(scoring="accuracy")
     epochs = []
@@ -1200,7 +1188,7 @@ def test_scoring_monitor_records_one_entry_per_epoch(early_stopping):
 
 
 @needs_callback_api
-def test_callbacks_change_no_bit_of_the_fit():
+def test_callbacks_change_no_bit_of_the_fit(quiet_fit):
     X, y = _digits()
     plain = quiet_fit(NumpyMLPClassifier((16,), max_iter=4, random_state=0), X, y)
     monitored = NumpyMLPClassifier((16,), max_iter=4, random_state=0)

@@ -11,9 +11,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 
 from skdigits import NumpyMLPClassifier
 from skdigits._activations import ACTIVATIONS
@@ -281,12 +279,6 @@ def test_initialize_depends_only_on_the_generator():
         net.initialize(np.random.default_rng(seed))
     np.testing.assert_array_equal(nets[0].theta, nets[1].theta)
     assert not np.array_equal(nets[0].theta, nets[2].theta)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return train_test_split(X / 16, y, random_state=0)
 
 
 def test_stacked_sigmoids_learn(digits):
