@@ -11,9 +11,10 @@ are ``set(ACTIVATIONS)``. Every entry has
 * ``init_bound(fan_in, fan_out)``: the half-width of a layer's uniform initial
   weights: He-uniform :math:`\sqrt{6 / n_{in}}` for the rectifier family,
   Glorot-uniform :math:`\sqrt{6 / (n_{in} + n_{out})}` for identity and tanh,
-  and Glorot's 4x larger bound for logistic, as scikit-learn uses for it.
-  (scikit-learn's MLPClassifier uses Glorot for every activation, relu too, so
-  the same ``random_state`` does not give its initial weights.)
+  and Glorot and Bengio's 4x larger bound for logistic. (scikit-learn's
+  MLPClassifier uses :math:`\sqrt{6 / (n_{in} + n_{out})}` for every
+  activation, relu too, and :math:`\sqrt{2 / (n_{in} + n_{out})}` for
+  logistic, so the same ``random_state`` does not give its initial weights.)
 
 All functions keep the dtype of their input (float32 stays float32) and never
 warn about overflow, whatever the magnitude of ``Z``.

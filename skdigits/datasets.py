@@ -16,7 +16,9 @@ line of anything it cannot read.
 """
 
 import contextlib
+import functools
 import gzip
+import io
 import os
 import re
 import warnings
@@ -457,9 +459,31 @@ class _CheckedReader:
         return chunk
 
 
+@functools.cache
+def _pandas_refuses_wrapping():
+    """Whether ``read_csv(dtype=uint8)`` refuses 300 (pandas >= 3) rather than
+    wrapping it to 44, silently, as older pandas does."""
+    try:
+        pd.read_csv(io.StringIO("300\n"), header=None, dtype={0: np.uint8})
+    except (ValueError, OverflowError):
+        return True
+    return False
+
+
+# Rows per chunk when pandas wraps out-of-range pixels: they are parsed as
+# int64 and range-checked, a chunk at a time, so memory stays near that of X.
+_CHECKED_CHUNK_ROWS = 1024
+
+
 def _read_fast(source, layout):
-    """Parse with pandas' C engine; None when the file needs the careful pass."""
-    dtype = dict.fromkeys(range(layout.n_columns), np.uint8)
+    """Parse with pandas' C engine; None when the file needs the careful pass.
+
+    pandas >= 3 refuses a pixel out of 0-255 in ``dtype=uint8``; older pandas
+    wraps it (300 becomes 44), so there the pixels are parsed as int64, a
+    chunk of rows at a time, and checked here.
+    """
+    checked = not _pandas_refuses_wrapping()
+    dtype = dict.fromkeys(range(layout.n_columns), np.int64 if checked else np.uint8)
     if layout.label_index is not None:
         dtype[layout.label_index] = np.int64
     with source.open() as stream:
@@ -469,7 +493,7 @@ def _read_fast(source, layout):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                frame = pd.read_csv(
+                frames = pd.read_csv(
                     reader,
                     header=None,
                     names=range(layout.n_columns),
@@ -477,13 +501,29 @@ def _read_fast(source, layout):
                     index_col=False,
                     na_filter=False,
                     engine="c",
+                    chunksize=_CHECKED_CHUNK_ROWS if checked else None,
                 )
+                parts = [
+                    _frame_arrays(frame, layout, checked)
+                    for frame in (frames if checked else [frames])
+                ]
         except _CORRUPT:
             raise
         except Exception:  # any parse failure: let the careful pass explain it
             return None
-    if reader.commas != len(frame) * (layout.n_columns - 1):
+    if any(part is None for part in parts) or not parts:
         return None
+    if reader.commas != sum(len(X) for X, _ in parts) * (layout.n_columns - 1):
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    y = None if layout.label_index is None else np.concatenate([y for _, y in parts])
+    return np.concatenate([X for X, _ in parts]), y
+
+
+def _frame_arrays(frame, layout, checked):
+    """``(X, y)`` of a parsed frame; None when ``checked`` finds a pixel out of
+    0-255 (the careful pass then names its line)."""
     y = None
     if layout.label_index is not None:
         y = frame.pop(layout.label_index).to_numpy(dtype=np.int64)
@@ -491,7 +531,10 @@ def _read_fast(source, layout):
     # a consolidated copy next to the C-ordered result.
     X = np.empty((len(frame), N_PIXELS), dtype=np.uint8)
     for j, name in enumerate(frame.columns):
-        X[:, j] = frame[name].to_numpy()
+        column = frame[name].to_numpy()
+        if checked and column.size and not 0 <= column.min() <= column.max() <= 255:
+            return None
+        X[:, j] = column
     return X, y
 
 

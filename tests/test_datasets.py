@@ -168,6 +168,11 @@ def test_files_written_by_pandas(tmp_path):
 
 
 def test_no_float_copy_of_the_file(tmp_path):
+    if not datasets._pandas_refuses_wrapping():
+        pytest.skip(
+            "pandas < 3 wraps pixels out of 0-255 in uint8, so the loader parses "
+            "int64 chunks and checks them, at the cost of this memory bound"
+        )
     X, y = make_data(1500)
     path = write(tmp_path / "f.csv", csv_text(X, y, MNIST_HEADER))
     tracemalloc.start()
