@@ -594,6 +594,11 @@ class NumpyMLPClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
+            if not sample_weight.any():  # scikit-learn < 1.9 lets it through
+                raise ValueError(
+                    "Sample weights must contain at least one non-zero number: "
+                    "give some samples a positive sample_weight."
+                )
         return _RowWeights(self._class_weights(sample_weight, X, labels), sample_weight)
 
     def _class_weights(self, sample_weight, X, labels):

@@ -186,8 +186,8 @@ def image_to_mnist(image):
     >>> page = np.full((300, 200), 255, dtype=np.uint8)  # white paper
     >>> page[40:260, 90:120] = 0  # a thick black "1"
     >>> pixels = image_to_mnist(page)
-    >>> pixels.shape, pixels.dtype, pixels.max()
-    ((784,), dtype('uint8'), np.uint8(255))
+    >>> pixels.shape, pixels.dtype, int(pixels.max())
+    ((784,), dtype('uint8'), 255)
     >>> rows = np.flatnonzero(pixels.reshape(28, 28).any(axis=1))
     >>> int(rows.min()), int(rows.max())
     (4, 23)
@@ -245,8 +245,8 @@ def predict_digit(model, image):
     >>> model = DummyClassifier().fit(np.zeros((2, 784)), [1, 1])
     >>> page = np.full((300, 200), 255, dtype=np.uint8)
     >>> page[40:260, 90:120] = 0
-    >>> predict_digit(model, page).label
-    np.int64(1)
+    >>> int(predict_digit(model, page).label)
+    1
     """
     pixels = image_to_mnist(image)
     probabilities = model.predict_proba(pixels.reshape(1, -1))[0]

@@ -456,6 +456,8 @@ def test_a_model_saved_by_skdigits_0_1_loads_predicts_and_augments_alike(suffix)
     """Saved files name skdigits.augment.Chain etc.: those paths must keep loading."""
     if suffix == ".skops":
         pytest.importorskip("skops.io")
+    elif int(np.__version__.split(".")[0]) < 2:
+        pytest.skip("the .joblib fixture pickles NumPy 2 generators, unreadable by 1.x")
     model = load_model(DATA / f"augment_model_v0_1{suffix}")
     saved = np.load(DATA / "augment_model_v0_1.npz")
     X = (load_digits().data * 15).astype(np.uint8)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import sklearn
 from sklearn import config_context, get_config
 from sklearn.base import BaseEstimator, clone
 from sklearn.svm import SVC
@@ -231,6 +232,12 @@ def test_sample_weight_as_fit_checks_it(check_sample_weight, dtype):
     ],
 )
 def test_bad_sample_weights_are_refused(check_sample_weight, weights, expected):
+    if (
+        expected == "at least one non-zero"
+        and check_sample_weight is not local("_check_sample_weight")
+        and tuple(int(part) for part in sklearn.__version__.split(".")[:2]) < (1, 9)
+    ):
+        pytest.skip("scikit-learn refuses all-zero weights from 1.9 (fit does too)")
     X = np.zeros((4, 3))
     with pytest.raises(ValueError, match=expected):
         check_sample_weight(weights, X, dtype=X.dtype, ensure_non_negative=True)
