@@ -6,8 +6,11 @@ CI; these tests check, without Sphinx, that the pages it generates cover the cod
 
 import importlib
 import pkgutil
+import re
 import runpy
 import sys
+import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -95,3 +98,37 @@ def test_the_command_pages_show_every_option_and_its_default(ext):
             assert option in text
     assert "(default: 30)" in text and "%(" not in text  # %(default)s expanded
     assert isinstance(ext._option_list([], parser), nodes.definition_list)
+
+
+# --- the pages' Python examples run as written ---------------------------------
+
+_PYTHON_BLOCK = re.compile(r"^\.\. code-block:: python\n\n((?:(?:   .*)?\n)+)", re.M)
+
+
+def _python_blocks(page):
+    """The page's ``.. code-block:: python`` blocks, dedented, in order."""
+    text = page.read_text()
+    return [textwrap.dedent(block) for block in _PYTHON_BLOCK.findall(text)]
+
+
+_PAGES = sorted(
+    page.relative_to(DOCS).as_posix()
+    for page in DOCS.rglob("*.rst")
+    if "_build" not in page.parts and _python_blocks(page)
+)
+
+
+def test_the_python_examples_of_the_docs_are_found():
+    assert {"getting_started.rst", "user_guide/checkpoints.rst"} <= set(_PAGES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", _PAGES)
+def test_the_python_examples_of_a_page_run_as_written(page, tmp_path, monkeypatch):
+    """Each page's blocks run in order in one namespace, as a reader would."""
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "__docs__"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for block in _python_blocks(DOCS / page):
+            exec(compile(block, f"docs/{page}", "exec"), namespace)
