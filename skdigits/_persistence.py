@@ -177,7 +177,7 @@ def load_bundled_model():
         raise ValueError(
             f"{path}: the bundled model is missing from this installation; "
             "pass a model file with --model (or model=...), or build it with "
-            "python benchmarks/make_bundled_model.py"
+            "python -m benchmarks.make_bundled_model --data DIR (from a checkout)"
         )
     return load_model(path)
 
