@@ -464,7 +464,19 @@ def test_without_checkpoint_ctrl_c_still_ends_fit_with_a_warning(data):
 
 # --- real processes, killed -------------------------------------------------------
 
-EPOCHS = 8
+EPOCHS = 12
+# Paces the processes the kill tests run: each epoch then lasts at least 0.15 s,
+# so a kill at a random moment within 0.3 s of an epoch's end lands at most two
+# epochs later, on a fast machine too (the pause changes no result).
+PACE_EPOCHS = """
+import time
+import skdigits._classifier as classifier
+_epoch = classifier.NumpyMLPClassifier._epoch
+def paced(self, *args):
+    _epoch(self, *args)
+    time.sleep(0.15)
+classifier.NumpyMLPClassifier._epoch = paced
+"""
 # Replaces the checkpoint's byte writer in the process it runs in: the second
 # checkpoint write of that process writes half of its bytes, creates the
 # marker file (the first argument) and sleeps, to be killed there.
@@ -486,8 +498,10 @@ def paused(file, arrays):
     time.sleep(600)
 checkpoint._write_npz = paused
 """
-RUN_CLI = "from skdigits.cli import main; sys.exit(main(sys.argv[1:]))"
-RUN_SCRIPT = "import runpy; runpy.run_path(sys.argv.pop(1), run_name='__main__')"
+RUN_CLI = PACE_EPOCHS + "from skdigits.cli import main; sys.exit(main(sys.argv[1:]))"
+RUN_SCRIPT = PACE_EPOCHS + (
+    "import runpy; runpy.run_path(sys.argv.pop(1), run_name='__main__')"
+)
 # The Python route: a script that fits with checkpoint=path (argv: data, path,
 # output) and saves predict_proba on the test rows.
 SCRIPT = (
@@ -581,7 +595,7 @@ def _kill_at_random_moments(start, checkpoint, seed):
     def kill_after_random_epochs(run):
         n = int(rng.integers(1, 3))
         run.wait_for(lambda: run.epochs_seen() >= n)
-        time.sleep(rng.uniform(0.0, 0.6))  # in an epoch or in a write
+        time.sleep(rng.uniform(0.0, 0.3))  # in an epoch or in a write
         return run.kill()
 
     kills += kill_after_random_epochs(start(None))
