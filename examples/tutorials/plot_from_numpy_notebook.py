@@ -26,7 +26,7 @@ default recipe on the 10,000 MNIST test images) are on the benchmarks page.
 # shape ``(m, 784)``, a row is an example, and ``y`` holds the digits
 # themselves, not one-hot columns.
 #
-# The pixels are 0-255. Divide them by 255 (the notebooks that forgot to found
+# The pixels are 0-255. Divide them by 255 (the notebooks that forgot found
 # it the hardest bug to track down); in a pipeline,
 # :class:`skdigits.PixelScaler` does it.
 import time
