@@ -14,7 +14,15 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 
-from skdigits import NumpyMLPClassifier, PixelScaler, load_model, save_model
+from skdigits import (
+    RECIPES,
+    NumpyMLPClassifier,
+    PixelScaler,
+    get_recipe,
+    load_model,
+    save_model,
+)
+from skdigits._optimizers import OPTIMIZERS, SCHEDULES
 from skdigits._persistence import TRUSTED_TYPES
 from skdigits.datasets import load_mnist_sample
 
@@ -52,6 +60,28 @@ def test_round_trip_gives_identical_probabilities(tmp_path, X, solver, suffix):
     loaded = load_model(path)
     assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
     assert type(loaded[-1]) is NumpyMLPClassifier
+
+
+@pytest.mark.parametrize("learning_rate", sorted(SCHEDULES))
+@pytest.mark.parametrize("solver", sorted(OPTIMIZERS))
+def test_every_schedule_and_recipe_saves_as_skops(tmp_path, X, solver, learning_rate):
+    """A fitted optimizer holds its schedule by name: nothing load_model refuses."""
+    model = fitted_pipeline(solver, learning_rate=learning_rate)
+    save_model(model, tmp_path / "model.skops")
+    loaded = load_model(tmp_path / "model.skops")
+    assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+@pytest.mark.parametrize("recipe", sorted(RECIPES))
+def test_every_recipe_saves_as_skops(tmp_path, X, recipe):
+    params = {**get_recipe(recipe), "hidden_layer_sizes": (8,), "max_iter": 1}
+    X_train, y_train = load_mnist_sample("test")
+    model = Pipeline([("scale", PixelScaler()), ("mlp", NumpyMLPClassifier(**params))])
+    model.fit(X_train[:300], y_train[:300])
+    save_model(model, tmp_path / "model.skops")
+    assert np.array_equal(
+        load_model(tmp_path / "model.skops").predict_proba(X), model.predict_proba(X)
+    )
 
 
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
