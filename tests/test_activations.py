@@ -85,7 +85,7 @@ def test_forward_may_write_into_its_input(name):
     np.testing.assert_array_equal(result, expected)
 
 
-@pytest.mark.parametrize("name, other", itertools.permutations(NAMES, 2))
+@pytest.mark.parametrize("name, other", list(itertools.permutations(NAMES, 2)))
 def test_derivative_does_not_match_another_activation(name, other):
     """A derivative wired to the wrong forward function is caught."""
     Z = random_z()
