@@ -307,8 +307,8 @@ class TrainingCheckpoint:
 
     The estimator's stochastic fit keeps its loop state in a *run* object with
     ``net`` (``theta``), ``optimizer``, ``best_theta``, ``train_idx``,
-    ``val_idx``, ``masks`` and ``augment`` (each None or with
-    ``get_state``/``set_state``), ``stopped``, and ``use_rows(train_idx,
+    ``val_idx``, ``masks`` and ``augment`` (each None or with a Generator
+    ``rng``), ``stopped``, and ``use_rows(train_idx,
     val_idx)``; the rest is the estimator's fitted attributes and its
     ``_random_state``.
 
@@ -408,6 +408,16 @@ class TrainingCheckpoint:
         self.saved_epoch = estimator.n_iter_
 
 
+# The run's parts that draw from a Generator of their own (``.rng``): the
+# dropout masks and the bound augmenter.
+_GENERATORS = ("masks", "augment")
+
+
+def _generator_state(holder):
+    """The state of ``holder.rng``, JSON-able, or None without ``holder``."""
+    return None if holder is None else holder.rng.bit_generator.state
+
+
 def _capture(estimator, run):
     """``(header, arrays)``: the state of the fit at an epoch boundary."""
     optimizer = run.optimizer.state_dict()
@@ -420,8 +430,7 @@ def _capture(estimator, run):
         "fitted": {name: getattr(estimator, name) for name in _FITTED},
         "optimizer": {"class": type(run.optimizer).__name__, **optimizer["scalars"]},
         "random_state": random_state,
-        "dropout": None if run.masks is None else run.masks.get_state(),
-        "augment": None if run.augment is None else run.augment.get_state(),
+        **{name: _generator_state(getattr(run, name)) for name in _GENERATORS},
     }
     arrays = {"theta": run.net.theta, "random_state_key": key}
     arrays.update({f"optimizer_{k}": v for k, v in optimizer["arrays"].items()})
@@ -446,12 +455,12 @@ def _restore(estimator, run, header, arrays):
     state = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
     run.optimizer.load_state_dict({"scalars": optimizer, "arrays": state})
     run.use_rows(arrays.get("train_idx"), arrays.get("val_idx"))
-    for name in ("masks", "augment"):
-        saved = header["dropout" if name == "masks" else "augment"]
-        if (getattr(run, name) is None) != (saved is None):
+    for name in _GENERATORS:
+        holder, saved = getattr(run, name), header[name]
+        if (holder is None) != (saved is None):
             raise ValueError(f"{name} state missing or unexpected")
         if saved is not None:
-            getattr(run, name).set_state(saved)
+            holder.rng.bit_generator.state = saved
     random_state = estimator.random_state
     if not isinstance(random_state, np.random.RandomState):
         random_state = np.random.RandomState()  # never the global one

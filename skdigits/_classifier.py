@@ -1126,19 +1126,13 @@ def _check_rows(new, old, n_samples):
 
 
 class _BoundAugment:
-    """``augment`` bound to its own generator, whose state can be saved."""
+    """``augment`` bound to its own generator ``rng`` (a checkpoint saves it)."""
 
     def __init__(self, augment, rng):
         self.augment, self.rng = augment, rng
 
     def __call__(self, Xb):
         return self.augment(Xb, self.rng)
-
-    def get_state(self):
-        return self.rng.bit_generator.state
-
-    def set_state(self, state):
-        self.rng.bit_generator.state = state
 
 
 class _Callbacks:

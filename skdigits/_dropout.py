@@ -76,15 +76,6 @@ class DropoutMasks:
         self.rng = rng
         self.dtype = np.dtype(dtype)
 
-    def get_state(self):
-        """The generator's state, JSON-able (``rng.bit_generator.state``)."""
-        return self.rng.bit_generator.state
-
-    def set_state(self, state):
-        """Restore a state :meth:`get_state` returned: the next masks are those
-        that would have followed it."""
-        self.rng.bit_generator.state = state
-
     def draw(self, batch_idx, widths):
         """One mask (or None where the rate is 0) per hidden layer."""
         unique, inverse = np.unique(self.keys[batch_idx], return_inverse=True)

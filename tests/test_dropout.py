@@ -145,12 +145,13 @@ def test_sample_weight_two_equals_a_duplicated_row_with_dropout(solver):
     assert not np.allclose(plain.loss_curve_, duplicated.loss_curve_)
 
 
-def test_restored_generator_state_draws_the_same_masks():
+def test_masks_come_only_from_their_generator():
+    """A checkpoint restores ``masks.rng``: the masks must follow from it alone."""
     keys = row_keys(np.arange(40, dtype=np.float64).reshape(10, 4))
     masks = DropoutMasks([0.5], keys, np.random.default_rng(3), np.float32)
     masks.draw(np.arange(10), [6])
-    state = masks.get_state()
+    state = masks.rng.bit_generator.state
     ahead = masks.draw(np.arange(10), [6])
     other = DropoutMasks([0.5], keys, np.random.default_rng(99), np.float32)
-    other.set_state(state)
+    other.rng.bit_generator.state = state
     assert np.array_equal(other.draw(np.arange(10), [6])[0], ahead[0])
