@@ -34,8 +34,6 @@ from skdigits._fingerprint import differing_parts, hash_arrays, hash_json, jsona
 
 FORMAT = "skdigits grid-search fits"
 VERSION = 1
-# What a fingerprint covers, in the order a mismatch is reported.
-PARTS = ("data", "grid", "cv", "estimator", "scoring")
 _RECORD_KEYS = {"candidate", "fold", "params", "test_score", "fit_time", "score_time"}
 
 
@@ -65,8 +63,8 @@ def fingerprint(X, y, candidates, splits, estimator_params, scoring=None):
     Returns
     -------
     marks : dict of str to str
-        A SHA-256 hex digest for each of ``PARTS``: ``"data"``, ``"grid"``,
-        ``"cv"``, ``"estimator"`` and ``"scoring"``.
+        A SHA-256 hex digest for each of ``"data"``, ``"grid"``, ``"cv"``,
+        ``"estimator"`` and ``"scoring"``, in the order a mismatch is reported.
     """
     folds = (np.asarray(i, dtype=np.int64) for pair in splits for i in pair)
     return {

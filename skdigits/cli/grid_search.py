@@ -78,8 +78,10 @@ def add_parser(subparsers):
         help="run the fits on this Dask cluster (e.g. tcp://host:8786), or "
         "'local' for a 2-worker cluster on this machine (needs pip install "
         "skdigits[dask])")
-    add("--dask-worker-timeout", type=_positive_float, default=30.0, metavar="S",
-        help="seconds to wait for a Dask worker when none is left (default: 30)")
+    add("--dask-worker-timeout", type=_positive_float, metavar="S",
+        default=_runners.NO_WORKERS_TIMEOUT,
+        help="seconds to wait for a Dask worker when none is left "
+        "(default: %(default)g)")
     add("--model", metavar="PATH", required=True,
         help="where to save the best model (.joblib or .skops); each finished "
         "fit is kept in PATH.fits.jsonl, and the same command run again reuses "

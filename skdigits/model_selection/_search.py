@@ -310,8 +310,9 @@ class ResumableGridSearchCV(MetaEstimatorMixin, BaseEstimator):
         except _runners.ClusterGone as exc:
             kept = len(journal.fits) if journal is not None else len(fits)
             path = journal.path if journal is not None else None
-            self._emit(ClusterLost(str(exc), kept, n_fits, path))
-            raise ClusterLostError(str(exc), kept, n_fits, path) from None
+            lost = (str(exc), kept, n_fits, path)
+            self._emit(ClusterLost(*lost))
+            raise ClusterLostError(*lost) from None
         return fits, ran_on
 
     def _runner(self):
