@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -19,12 +18,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _pngs import encode, png_declaring
 from PIL import Image
 
 from skdigits import load_bundled_model
@@ -52,12 +51,6 @@ SIDE = 280  # the page's canvas
 # --- images -----------------------------------------------------------------
 
 
-def _encode(image, fmt="PNG"):
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **({"quality": 92} if fmt == "JPEG" else {}))
-    return buffer.getvalue()
-
-
 def paper_digit(pixels):
     """An MNIST digit as a 280x280 scan: dark ink on white, like the canvas."""
     ink = Image.fromarray(255 - pixels.reshape(28, 28))
@@ -71,23 +64,7 @@ def scans():
     Not conftest's ``digits`` (sklearn's 8x8 digits): MNIST images as PNG bytes.
     """
     X, y = load_mnist_sample("test")
-    return [(int(label), _encode(paper_digit(x))) for x, label in zip(X[:12], y)]
-
-
-def _chunk(kind, data):
-    crc = zlib.crc32(kind + data)
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-
-def png_declaring(width, height):
-    """A few hundred bytes claiming ``width x height`` gray pixels, not decodable."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(b"\0" * 1000))
-        + _chunk(b"IEND", b"")
-    )
+    return [(int(label), encode(paper_digit(x))) for x, label in zip(X[:12], y)]
 
 
 # --- the server -------------------------------------------------------------
@@ -204,7 +181,7 @@ def _truncated_png(scans):
 
 
 def _blank_png(_):
-    return _encode(Image.new("L", (SIDE, SIDE), 255))
+    return encode(Image.new("L", (SIDE, SIDE), 255))
 
 
 BAD_BODIES = {
@@ -212,7 +189,7 @@ BAD_BODIES = {
     "empty body": (lambda d: b"", 400, "empty"),
     "not an image": (lambda d: b"label,pixel0\n5,0\n" * 20, 400, "not a PNG or JPEG"),
     "GIF, not PNG/JPEG": (
-        lambda d: _encode(Image.new("L", (40, 40)), "GIF"),
+        lambda d: encode(Image.new("L", (40, 40)), "GIF"),
         400,
         "not a PNG or JPEG",
     ),
@@ -252,9 +229,9 @@ def test_bad_headers_are_refused_and_the_server_keeps_serving(server, scans, cas
     assert_still_serves(server, scans)
 
 
-def _predict_head(length, path="/api/predict"):
+def _predict_head(length):
     return (
-        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+        "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
         f"Content-Length: {length}\r\n\r\n"
     ).encode()
 
@@ -489,7 +466,7 @@ def test_refusals_from_a_worker_are_the_same_refusals(server, pooled, scans, bod
     here, there = predict(server, body), predict(pooled, body)
     assert here[0] == there[0] and here[0] in (400, 413)
     assert here[2] == there[2]
-    blank = _encode(Image.new("L", (140, 140), 255))
+    blank = encode(Image.new("L", (140, 140), 255))
     assert predict(server, blank)[2] == predict(pooled, blank)[2]
     assert_still_serves(pooled, scans)
 
@@ -525,7 +502,7 @@ def test_predict_image_and_the_server_agree_digit_for_digit(server, tmp_path, ca
     for i, x in enumerate(X[20:40]):
         image = _photo_like(x, i) if i % 2 else paper_digit(x)
         fmt = "JPEG" if i % 3 == 0 else "PNG"
-        images[tmp_path / f"digit{i}.{fmt.lower().replace('jpeg', 'jpg')}"] = _encode(
+        images[tmp_path / f"digit{i}.{fmt.lower().replace('jpeg', 'jpg')}"] = encode(
             image, fmt
         )
     for path, data in images.items():

@@ -3,11 +3,10 @@
 import io
 import json
 import pickle
-import struct
-import zlib
 
 import numpy as np
 import pytest
+from _pngs import encode, png_declaring
 from PIL import Image, ImageFile
 
 from skdigits import load_bundled_model
@@ -22,32 +21,6 @@ from skdigits.serve._predict import (
 from skdigits.serve._workers import WorkerPool
 
 
-def _png(image):
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def _chunk(kind, data):
-    return (
-        struct.pack(">I", len(data))
-        + kind
-        + data
-        + struct.pack(">I", zlib.crc32(kind + data))
-    )
-
-
-def png_declaring(width, height):
-    """A few hundred bytes claiming ``width x height`` gray pixels."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(b"\0" * 1000))
-        + _chunk(b"IEND", b"")
-    )
-
-
 @pytest.fixture(scope="module")
 def model():
     return load_bundled_model()
@@ -58,7 +31,7 @@ def scan():
     """``(label, png)``: the first test-sample digit, dark on white, 140x140."""
     X, y = load_mnist_sample("test")
     ink = Image.fromarray(255 - X[0].reshape(28, 28).astype(np.uint8))
-    return int(y[0]), _png(ink.resize((140, 140), Image.Resampling.BILINEAR))
+    return int(y[0]), encode(ink.resize((140, 140), Image.Resampling.BILINEAR))
 
 
 def test_predict_payload_is_predict_digit_as_plain_json(model, scan):
@@ -77,9 +50,9 @@ def test_predict_payload_is_predict_digit_as_plain_json(model, scan):
     "body, status, words",
     [
         (b"label,pixel0\n5,0\n", 400, "not a PNG or JPEG"),
-        (_png(Image.new("L", (20, 20))).replace(b"PNG", b"GIF", 1), 400, "not a PNG"),
+        (encode(Image.new("L", (20, 20))).replace(b"PNG", b"GIF", 1), 400, "not a PNG"),
         (png_declaring(40, 40), 400, "cannot decode the PNG image"),
-        (_png(Image.new("L", (140, 140), 255)), 400, "no digit"),
+        (encode(Image.new("L", (140, 140), 255)), 400, "no digit"),
     ],
     ids=["csv", "damaged-signature", "no-pixel-data", "blank"],
 )
