@@ -314,6 +314,34 @@ def fmt_list(values, spec, sep=" "):
     return sep.join(format(value, spec) for value in values)
 
 
+def share_verdict(what, inside, share, difference, target, spec, detail=""):
+    """The closing sentence of a benchmark timing a part of the recipe's epoch.
+
+    Parameters
+    ----------
+    what : str
+        The part, as the sentence's subject ("Augmentation").
+    inside : str
+        What was timed ("its calls").
+    share, difference : float
+        Time inside the part / epoch wall time, and the relative difference of
+        the epochs with and without it (the check).
+    target : float
+        The issue's bound on `share`.
+    spec : str
+        Format of `share` and `difference` (".1%").
+    detail : str, default=""
+        More text inside the parentheses, after the difference.
+    """
+    verdict = "meets" if share <= target else "misses"
+    return (
+        f"{what} takes **{share:{spec}}** of the recipe's epoch (time inside "
+        f"{inside} / epoch wall time; the two epochs' difference gives "
+        f"{difference:{spec}}{detail}): {verdict} the issue's target of "
+        f"<= {target:.0%}."
+    )
+
+
 def log(message):
     """Progress on stderr (the report goes to stdout)."""
     print(message, file=sys.stderr, flush=True)

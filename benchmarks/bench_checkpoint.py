@@ -48,6 +48,7 @@ from ._common import (
     markdown_table,
     run_main,
     run_state,
+    share_verdict,
 )
 
 TARGET = 0.02  # the issue's bound on checkpointing's share of an epoch
@@ -154,13 +155,12 @@ def report(args, state, params, rows, size):
     ]
     print(markdown_table(["per epoch", "s (median)", "repeats"], table))
     print()
-    verdict = "meets" if share <= TARGET else "misses"
     difference = (median["with"] - median["without"]) / median["with"]
+    fsync = f"; fsync alone {median['fsync'] / median['with']:.2%}"
     print(
-        f"Checkpointing takes **{share:.2%}** of the recipe's epoch (time inside "
-        f"the writes / epoch wall time; the two epochs' difference gives "
-        f"{difference:.2%}; fsync alone {median['fsync'] / median['with']:.2%}): "
-        f"{verdict} the issue's target of <= {TARGET:.0%}."
+        share_verdict(
+            "Checkpointing", "the writes", share, difference, TARGET, ".2%", fsync
+        )
     )
 
 
