@@ -49,12 +49,19 @@ grid = {
 }
 workdir = tempfile.TemporaryDirectory()  # removed when the script ends
 folder = Path(workdir.name)
-search = ResumableGridSearchCV(
-    pipeline,
-    grid,
-    cv=StratifiedKFold(n_splits=3, shuffle=True, random_state=0),
-    journal=folder / "search.fits.jsonl",
-)
+
+
+def make_search():
+    """The search: 3 shuffled stratified folds, each fit logged in a journal."""
+    return ResumableGridSearchCV(
+        pipeline,
+        grid,
+        cv=StratifiedKFold(n_splits=3, shuffle=True, random_state=0),
+        journal=folder / "search.fits.jsonl",
+    )
+
+
+search = make_search()
 start = time.perf_counter()
 search.fit(X, y)
 seconds = time.perf_counter() - start
@@ -70,12 +77,7 @@ print(f"test accuracy of the refit best model {search.score(X_test, y_test):.3f}
 # the journal, takes all 27 fits from it and only refits the best candidate.
 # A search that was stopped half-way would run only the missing fits; a
 # journal written by a different search is never mixed in.
-again = ResumableGridSearchCV(
-    pipeline,
-    grid,
-    cv=StratifiedKFold(n_splits=3, shuffle=True, random_state=0),
-    journal=folder / "search.fits.jsonl",
-)
+again = make_search()
 start = time.perf_counter()
 again.fit(X, y)
 print(f"reused {again.n_reused_} fits; {time.perf_counter() - start:.1f} s")
