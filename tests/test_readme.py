@@ -27,7 +27,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from skdigits.datasets import load_mnist_sample
@@ -79,12 +78,6 @@ def _skdigits():
     return [str(script)] if script.exists() else [sys.executable, "-m", "skdigits"]
 
 
-def _write_csv(path, X, y, header):
-    rows = X if y is None else np.column_stack([y, X])
-    names = header if y is None else ["label", *header]
-    np.savetxt(path, rows, fmt="%d", delimiter=",", header=",".join(names), comments="")
-
-
 def _draw_seven(path):
     from PIL import Image, ImageDraw
 
@@ -96,14 +89,13 @@ def _draw_seven(path):
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory):
+def folder(tmp_path_factory, write_mnist_csv):
     """A folder with the files the README's commands name (the sample's rows)."""
     path = tmp_path_factory.mktemp("readme")
-    mnist = [f"{r}x{c}" for r in range(1, 29) for c in range(1, 29)]
     X_train, y_train = load_mnist_sample("train")
     X_test, y_test = load_mnist_sample("test")
-    _write_csv(path / "mnist_train.csv", X_train[:1000], y_train[:1000], mnist)
-    _write_csv(path / "mnist_test.csv", X_test, y_test, mnist)
+    write_mnist_csv(path / "mnist_train.csv", X_train[:1000], y_train[:1000])
+    write_mnist_csv(path / "mnist_test.csv", X_test, y_test)
     _draw_seven(path / "my_seven.png")
     return path
 
