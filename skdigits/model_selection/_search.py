@@ -403,10 +403,7 @@ class ResumableGridSearchCV(MetaEstimatorMixin, BaseEstimator):
     @property
     def n_features_in_(self):
         """Number of features seen by the best estimator (with refit)."""
-        try:
-            check_is_fitted(self)
-        except Exception as exc:
-            raise AttributeError(str(exc)) from exc
+        check_is_fitted(self)  # NotFittedError is an AttributeError
         return self.best_estimator_.n_features_in_
 
     def __sklearn_is_fitted__(self):
