@@ -167,6 +167,30 @@ def test_files_written_by_pandas(tmp_path):
         load_mnist_csv(tmp_path / "indexed.csv")
 
 
+def test_the_int64_chunks_for_pandas_that_wraps_uint8_load_alike(tmp_path, monkeypatch):
+    """pandas < 3 wraps a pixel of 300 to 44 in uint8, so there the fast pass
+    parses int64 chunks and checks them; forced here, on any pandas."""
+    monkeypatch.setattr(datasets, "_pandas_refuses_wrapping", lambda: False)
+    monkeypatch.setattr(datasets, "_CHECKED_CHUNK_ROWS", 64)
+    chunks, frame_arrays = [], datasets._frame_arrays
+
+    def spy(frame, *args):
+        result = frame_arrays(frame, *args)
+        chunks.append(None if result is None else len(result[0]))
+        return result
+
+    monkeypatch.setattr(datasets, "_frame_arrays", spy)
+    X, y = make_data(150)
+    path = write(tmp_path / "f.csv", csv_text(X, y, MNIST_HEADER))
+    X_loaded, y_loaded = load_mnist_csv(path)
+    assert chunks == [64, 64, 22]  # the fast pass, a chunk at a time
+    assert X_loaded.dtype == np.uint8 and X_loaded.flags.c_contiguous
+    assert np.array_equal(X_loaded, X) and np.array_equal(y_loaded, y)
+    bad = write(tmp_path / "bad.csv", replace_cell(long_file(), 102, 9, "300"))
+    with pytest.raises(ValueError, match=r"line 102, .*300.*0-255"):
+        load_mnist_csv(bad)  # not wrapped: the careful pass names the line
+
+
 def test_no_float_copy_of_the_file(tmp_path):
     if not datasets._pandas_refuses_wrapping():
         pytest.skip(
