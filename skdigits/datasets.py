@@ -503,15 +503,17 @@ def _read_fast(source, layout):
                     engine="c",
                     chunksize=_CHECKED_CHUNK_ROWS if checked else None,
                 )
-                parts = [
-                    _frame_arrays(frame, layout, checked)
-                    for frame in (frames if checked else [frames])
-                ]
+                parts = []
+                for frame in frames if checked else [frames]:
+                    part = _frame_arrays(frame, layout, checked)
+                    if part is None:  # a bad pixel: stop parsing, go careful
+                        return None
+                    parts.append(part)
         except _CORRUPT:
             raise
         except Exception:  # any parse failure: let the careful pass explain it
             return None
-    if any(part is None for part in parts) or not parts:
+    if not parts:
         return None
     if reader.commas != sum(len(X) for X, _ in parts) * (layout.n_columns - 1):
         return None
