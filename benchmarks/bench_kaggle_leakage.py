@@ -31,6 +31,7 @@ from skdigits.datasets import load_mnist_csv
 
 from ._common import (
     add_data_argument,
+    fmt,
     log,
     machine_lines,
     markdown_table,
@@ -94,12 +95,8 @@ def main(argv=None):
         [
             name,
             *(
-                f"{100 * value:.2f}%" if value is not None else "n/a"
-                for value in (
-                    accuracy(model, X_test, y_test, matched),
-                    accuracy(model, X_test, y_test, in_train),
-                    accuracy(model, X_test, y_test, in_test),
-                )
+                fmt(accuracy(model, X_test, y_test, subset), ".2%")
+                for subset in (matched, in_train, in_test)
             ),
         ]
         for name, model in rows
