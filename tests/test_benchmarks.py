@@ -96,6 +96,18 @@ def test_formatters_mark_missing_values(package):
     assert common.fmt_list([1.0, 2.5], ".1f", " / ") == "1.0 / 2.5"
 
 
+def test_share_verdict_meets_a_target_up_to_and_including_it(package):
+    common = package("_common")
+    assert common.share_verdict("X", "its calls", 0.25, 0.2, 0.25, ".1%") == (
+        "X takes **25.0%** of the recipe's epoch (time inside its calls / epoch "
+        "wall time; the two epochs' difference gives 20.0%): meets the issue's "
+        "target of <= 25%."
+    )
+    line = common.share_verdict("X", "the writes", 0.0251, 0.02, 0.02, ".2%", "; y")
+    assert "**2.51%**" in line and "gives 2.00%; y):" in line
+    assert line.endswith("misses the issue's target of <= 2%.")
+
+
 def test_report_gives_the_command_as_typed(package, monkeypatch):
     common = package("_common")
     spec = importlib.util.find_spec("benchmarks.bench_matrix")
