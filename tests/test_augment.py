@@ -1,7 +1,6 @@
 """Tests for skdigits.augment: warps against their formulas and scipy; the contract."""
 
 import pickle
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +8,6 @@ import pytest
 import scipy.ndimage as ndi
 from sklearn.base import clone
 from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
@@ -389,7 +387,7 @@ def test_pickled_augmenter_draws_the_same(mnist_images, augmenter):
 # --- with the classifier: grid search, .skops files ----------------------------------
 
 
-def test_grid_search_tunes_an_augmenter_parameter():
+def test_grid_search_tunes_an_augmenter_parameter(quiet_fit):
     X, y = load_digits(return_X_y=True)
     X = (X / 16).astype(np.float32)
     mlp = NumpyMLPClassifier(
@@ -397,9 +395,7 @@ def test_grid_search_tunes_an_augmenter_parameter():
     )
     pipe = Pipeline([("mlp", mlp)])
     grid = {"mlp__augment__rotation": [0.0, 45.0], "mlp__augment__shift": [0.0, 1.0]}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        search = GridSearchCV(pipe, grid, cv=2).fit(X[:600], y[:600])
+    search = quiet_fit(GridSearchCV(pipe, grid, cv=2), X[:600], y[:600])
     scores = search.cv_results_["mean_test_score"]
     assert len(set(np.round(scores, 6))) == 4  # each augmenter trains differently
     best = search.best_estimator_[-1].augment
@@ -407,14 +403,14 @@ def test_grid_search_tunes_an_augmenter_parameter():
     assert best.shift == search.best_params_["mlp__augment__shift"]
 
 
-def test_skops_round_trip_keeps_the_augmenter(tmp_path, mnist_images):
+def test_skops_round_trip_keeps_the_augmenter(tmp_path, mnist_images, quiet_fit):
     pytest.importorskip("skops.io")
     X, y = load_mnist_sample("test")
     chain = make_chain(RandomAffine(shear=5), ElasticDistortion(alpha=30))
     mlp = NumpyMLPClassifier((16,), max_iter=2, random_state=0, augment=chain)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model = Pipeline([("scale", PixelScaler()), ("mlp", mlp)]).fit(X[:300], y[:300])
+    model = quiet_fit(
+        Pipeline([("scale", PixelScaler()), ("mlp", mlp)]), X[:300], y[:300]
+    )
     save_model(model, tmp_path / "model.skops")
     loaded = load_model(tmp_path / "model.skops")
     augment = loaded[-1].augment
@@ -488,23 +484,25 @@ def test_the_bundled_model_loads_and_predicts_as_when_it_was_built():
 # --- evaluate --plots shows the augmenter ---------------------------------------------
 
 
-def _fitted_pipeline(augment):
+def _fitted_pipeline(augment, quiet_fit):
     X, y = load_mnist_sample("test")
     mlp = NumpyMLPClassifier((16,), max_iter=2, random_state=0, augment=augment)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return Pipeline([("scale", PixelScaler()), ("mlp", mlp)]).fit(X[:300], y[:300])
+    return quiet_fit(
+        Pipeline([("scale", PixelScaler()), ("mlp", mlp)]), X[:300], y[:300]
+    )
 
 
 @pytest.mark.parametrize(
     "augment", [None, make_chain(RandomAffine(), ElasticDistortion())]
 )
-def test_evaluate_plots_show_the_augmenter_when_there_is_one(tmp_path, augment):
+def test_evaluate_plots_show_the_augmenter_when_there_is_one(
+    tmp_path, augment, quiet_fit
+):
     pytest.importorskip("matplotlib")
     from skdigits.cli import main
     from skdigits.datasets import sample_path
 
-    save_model(_fitted_pipeline(augment), tmp_path / "model.joblib")
+    save_model(_fitted_pipeline(augment, quiet_fit), tmp_path / "model.joblib")
     plots = tmp_path / "plots"
     argv = ["evaluate", "--model", str(tmp_path / "model.joblib")]
     assert main([*argv, "--data", str(sample_path("test")), "--plots", str(plots)]) == 0
