@@ -196,12 +196,9 @@ def _dask_client(address):
             f"--dask-scheduler: cannot reach a Dask scheduler at {address} "
             f"within {timeout} s ({_one_line(exc)})"
         ) from None
-    with _runners.quiet_distributed():  # a lost scheduler is one line, ours
-        try:
-            yield client
-        finally:
-            with contextlib.suppress(Exception):  # a lost scheduler cannot be told
-                client.close(timeout=2)
+    # a lost scheduler is one line, ours
+    with _runners.quiet_distributed(), _runners.closing(client):
+        yield client
 
 
 # --- printing ---------------------------------------------------------------

@@ -81,14 +81,22 @@ def dask_runner(dask, n_jobs=None, worker_timeout=NO_WORKERS_TIMEOUT):
     A client made here from an address is closed on exit; a given one is not.
     Distributed's own log lines are silenced meanwhile (events report losses).
     """
-    client = connect(dask) if isinstance(dask, str) else dask
-    with quiet_distributed():
-        try:
-            yield DaskRunner(client, n_jobs=n_jobs, worker_timeout=worker_timeout)
-        finally:
-            if client is not dask:
-                with contextlib.suppress(Exception):  # a lost scheduler is gone
-                    client.close(timeout=2)
+    if isinstance(dask, str):
+        ours = closing(connect(dask))
+    else:
+        ours = contextlib.nullcontext(dask)
+    with quiet_distributed(), ours as client:
+        yield DaskRunner(client, n_jobs=n_jobs, worker_timeout=worker_timeout)
+
+
+@contextlib.contextmanager
+def closing(client):
+    """``client``, closed on exit (quietly: a lost scheduler cannot be told)."""
+    try:
+        yield client
+    finally:
+        with contextlib.suppress(Exception):
+            client.close(timeout=2)
 
 
 @contextlib.contextmanager
