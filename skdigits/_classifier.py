@@ -67,10 +67,10 @@ class NumpyMLPClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
     A drop-in for :class:`sklearn.neural_network.MLPClassifier`: the same
     parameters, defaults, methods and fitted attributes, with every forward
-    and backward step, loss and optimizer written here in NumPy. It adds what
-    scikit-learn declined: an activation per hidden layer and five more
-    activations, dropout, ``class_weight``, the validation loss curve, and
-    training that survives a minibatch whose sample weights are all zero.
+    and backward step, loss and optimizer written here in NumPy. Its
+    differences from ``MLPClassifier`` (the initial weights among them) and
+    the parameters it adds are listed in the user guide, "Differences from
+    scikit-learn".
 
     Parameters
     ----------

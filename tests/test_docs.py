@@ -5,6 +5,7 @@ CI; these tests check, without Sphinx, that the pages it generates cover the cod
 """
 
 import importlib
+import inspect
 import pkgutil
 import re
 import runpy
@@ -14,11 +15,13 @@ import warnings
 from pathlib import Path
 
 import pytest
+import sklearn
 
 import skdigits
 from skdigits.cli import COMMANDS
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
 # Public modules documented elsewhere than in the API reference.
 DOCUMENTED_ELSEWHERE = {"skdigits.cli": "the command-line pages (docs/cli)"}
 
@@ -132,3 +135,44 @@ def test_the_python_examples_of_a_page_run_as_written(page, tmp_path, monkeypatc
         warnings.simplefilter("ignore")
         for block in _python_blocks(DOCS / page):
             exec(compile(block, f"docs/{page}", "exec"), namespace)
+
+
+# --- what part of scikit-learn's test_mlp.py runs ---------------------------
+
+#: Pages that say how much of scikit-learn's test_mlp.py runs against ours.
+TEST_MLP_PAGES = [
+    "README.md",
+    "docs/faq.rst",
+    "docs/user_guide/classifier.rst",
+    "docs/development.md",
+]
+_TEST_MLP_CLAIM = re.compile(
+    r"(\d+) of its (\d+) test functions \(scikit-learn ([\d.]+)\)"
+    r".{0,40}?\b[Tt]he (\d+) left out"
+)
+
+
+@pytest.mark.parametrize("page", TEST_MLP_PAGES)
+def test_a_page_counts_sklearns_test_mlp_as_deselected_does(page):
+    """'N of its M test functions (scikit-learn V) ... the K left out' holds:
+    K is tests/test_sklearn_mlp.py's DESELECTED, and M the installed module's
+    count when scikit-learn V is installed."""
+    import test_sklearn_mlp as harness  # the installed test_mlp.py, swapped
+
+    installed = [
+        name
+        for name, function in vars(harness._SKLEARN).items()
+        if name.startswith("test_") and inspect.isfunction(function)
+    ]
+    claims = _TEST_MLP_CLAIM.findall(" ".join((ROOT / page).read_text().split()))
+    assert claims, f"{page} no longer says how much of test_mlp.py runs"
+    for run, total, version, left_out in claims:
+        said = f"{page} says {run} of {total} run, {left_out} left out"
+        deselected = len(harness.DESELECTED)
+        assert int(left_out) == deselected == int(total) - int(run), (
+            f"{said}; DESELECTED in tests/test_sklearn_mlp.py leaves out {deselected}"
+        )
+        if version == sklearn.__version__:
+            assert int(total) == len(installed), (
+                f"{said}; scikit-learn {version}'s test_mlp.py has {len(installed)}"
+            )
