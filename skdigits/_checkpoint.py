@@ -39,7 +39,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from skdigits._atomic import atomic_output, remove_stale_temps
-from skdigits._fingerprint import differing_parts, hash_arrays, hash_json, jsonable
+from skdigits._fingerprint import (
+    describe_parameters,
+    differing_parts,
+    hash_arrays,
+    hash_json,
+)
 
 __all__ = [
     "CheckpointError",
@@ -62,6 +67,10 @@ FSYNC = True
 # Parameters that do not change the fitted model, left out of the fingerprint.
 _NOT_FINGERPRINTED = ("callback", "checkpoint", "verbose")
 
+_REFUSED = (
+    "a checkpoint could not tell this fit from another: give it plain values, "
+    "estimators or functions, or set checkpoint=None"
+)
 _WHAT_TO_DO = "delete it (or run skdigits train with --fresh) to start the fit afresh"
 
 
@@ -102,16 +111,17 @@ def fit_parameters(estimator):
     """The parameters that decide a fit, as JSON (the ``"parameters"`` part).
 
     ``get_params(deep=False)`` without ``callback``, ``checkpoint`` and
-    ``verbose``; nested estimators (``augment``) as :func:`jsonable` gives
-    them. A ``RandomState`` instance counts as such, not by its address: its
-    state is restored from the checkpoint.
+    ``verbose``, as :func:`describe_parameters` gives them: a ``RandomState``
+    ``random_state`` by its state (the checkpoint restores it), a generator
+    anywhere else refused, as is what cannot be fingerprinted (one line
+    naming the parameter, before any training).
     """
     params = estimator.get_params(deep=False)
     for name in _NOT_FINGERPRINTED:
         params.pop(name, None)
-    if isinstance(params.get("random_state"), np.random.RandomState):
-        params["random_state"] = {"class": "RandomState"}
-    return jsonable(params)
+    return describe_parameters(
+        params, "checkpoint", restored=("random_state",), what_to_do=_REFUSED
+    )
 
 
 def data_digest(X, Y, classes, sample_weight):

@@ -30,7 +30,13 @@ from typing import NamedTuple
 import numpy as np
 
 from skdigits._atomic import atomic_output
-from skdigits._fingerprint import differing_parts, hash_arrays, hash_json, jsonable
+from skdigits._fingerprint import (
+    describe_parameters,
+    differing_parts,
+    hash_arrays,
+    hash_json,
+    jsonable,
+)
 
 FORMAT = "skdigits grid-search fits"
 VERSION = 1
@@ -54,8 +60,9 @@ def fingerprint(X, y, candidates, splits, estimator_params, scoring=None):
     splits : list of (ndarray, ndarray)
         The ``(train, test)`` indices of every cv fold.
     estimator_params : dict
-        ``get_params()`` of the base estimator; estimators and other objects
-        inside it are described by their class and ``get_params()``.
+        ``get_params()`` of the base estimator; estimators inside it are
+        described by their class and ``get_params()``, functions by their
+        code and captured values (see :func:`~skdigits._fingerprint.jsonable`).
     scoring : object, default=None
         What scores a fit (a scorer name, a scorer, or None for the
         estimator's ``score``); described by :func:`jsonable`.
@@ -65,15 +72,36 @@ def fingerprint(X, y, candidates, splits, estimator_params, scoring=None):
     marks : dict of str to str
         A SHA-256 hex digest for each of ``"data"``, ``"grid"``, ``"cv"``,
         ``"estimator"`` and ``"scoring"``, in the order a mismatch is reported.
+
+    Raises
+    ------
+    FingerprintError
+        A ``ValueError`` in one line naming the parameter, for a value that
+        cannot be fingerprinted faithfully (a journal of another search could
+        otherwise be taken for this one's).
     """
     folds = (np.asarray(i, dtype=np.int64) for pair in splits for i in pair)
+    grid = [_described(candidate, "param_grid's ") for candidate in candidates]
     return {
         "data": hash_arrays([X, y]),
-        "grid": hash_json(list(candidates)),
+        "grid": hash_json(grid),
         "cv": hash_arrays(folds),
-        "estimator": hash_json(estimator_params),
-        "scoring": hash_json(scoring),
+        "estimator": hash_json(_described(estimator_params, "the estimator's ")),
+        "scoring": hash_json(_described({"scoring": scoring}, "the search's ")),
     }
+
+
+def _described(params, owner):
+    """:func:`describe_parameters` for the journal; every generator by its
+    state, since each fit starts from a clone's copy of it."""
+    return describe_parameters(
+        params,
+        "the journal",
+        owner=owner,
+        restored=("*",),
+        what_to_do="a journal could not tell this search from another: give "
+        "it plain values, estimators or functions, or set journal=None",
+    )
 
 
 # --- reading ------------------------------------------------------------------

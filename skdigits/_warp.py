@@ -41,7 +41,13 @@ def warp_batch(X, steps, params_of, compose):
     ``params_of(start, stop)`` gives the steps' parameters for those rows (a
     fresh draw, or those rows of given parameters). With ``compose`` the
     steps' source maps are composed and the block is interpolated once;
-    otherwise once per step. The result is clipped to ``X``'s range.
+    otherwise once per step.
+
+    Every output value is a bilinear mix of input values and the ``fill`` of
+    the steps that read outside the image; the result is clipped to the range
+    of those (``X``'s and the fills used), which only takes back the ulp that
+    ``a + f (b - a)`` may overshoot by, and keeps a ``fill`` outside ``X``'s
+    range as it is.
     """
     out = np.empty_like(X)
     if X.shape[0] == 0:
@@ -61,7 +67,8 @@ def warp_batch(X, steps, params_of, compose):
             source = block  # _warp_block copies its input before writing
         if not groups:
             block[...] = source
-        np.clip(block, low, high, out=block)
+        fills = [X.dtype.type(step.fill) for step, _ in pairs]
+        np.clip(block, min([low, *fills]), max([high, *fills]), out=block)
     return out
 
 

@@ -8,6 +8,7 @@ train`` and a Python script) with SIGKILL, also in the middle of a checkpoint
 write, and with SIGINT.
 """
 
+import functools
 import json
 import os
 import shlex
@@ -253,27 +254,41 @@ def test_checkpointing_changes_no_bit_of_an_uninterrupted_fit(name, data, tmp_pa
     assert header["finished"] and header["epoch"] == plain.n_iter_
 
 
+def _resume_warnings(est, X, y, weights):
+    """Fit ``est``; the messages of the ResumeWarnings it gave."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X, y, sample_weight=weights)
+    return [str(w.message) for w in caught if w.category is ResumeWarning]
+
+
+# Ctrl-C in epoch 2 resumes from the first checkpoint written (epoch 1), in
+# epoch 4 from one written after the schedule, the moments and the generators
+# have moved for three epochs.
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-@pytest.mark.parametrize("epoch", [1, 3])
+@pytest.mark.parametrize("epoch", [2, 4])
 def test_fit_resumed_after_ctrl_c_is_the_uninterrupted_fit(name, epoch, data, tmp_path):
     X, y, weights = data
     plain = _fit(_estimator(name), X, y, weights)
+    assert plain.n_iter_ > epoch  # the interrupted epoch is not the last one
     path = tmp_path / "fit.ckpt"
-    if epoch > plain.n_iter_:
-        pytest.skip("this fit stops earlier")
     _interrupted_fit(_estimator(name, checkpoint=path), X, y, weights, epoch)
-    if epoch > 1:
-        assert read_header(path)["epoch"] == epoch - 1
-    else:
-        assert not path.exists()
+    assert read_header(path)["epoch"] == epoch - 1
     resumed = _estimator(name, checkpoint=path)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        resumed.fit(X, y, sample_weight=weights)
-    messages = [str(w.message) for w in caught if w.category is ResumeWarning]
-    if epoch > 1:
-        assert messages == [f"resuming at epoch {epoch} of 6 from {path}"]
+    messages = _resume_warnings(resumed, X, y, weights)
+    assert messages == [f"resuming at epoch {epoch} of 6 from {path}"]
     _assert_same_model(resumed, plain, X)
+
+
+def test_ctrl_c_in_the_first_epoch_leaves_nothing_to_resume(data, tmp_path):
+    X, y, weights = data
+    name = "adam_cosine_dropout_augment"
+    path = tmp_path / "fit.ckpt"
+    _interrupted_fit(_estimator(name, checkpoint=path), X, y, weights, 1)
+    assert not path.exists()  # the first checkpoint is written after epoch 1
+    again = _estimator(name, checkpoint=path)
+    assert _resume_warnings(again, X, y, weights) == []
+    _assert_same_model(again, _fit(_estimator(name), X, y, weights), X)
 
 
 def test_ctrl_c_during_a_checkpoint_write_saves_that_epoch(data, tmp_path, monkeypatch):
@@ -367,6 +382,101 @@ def test_a_checkpoint_of_another_fit_is_not_used(change, names, data, tmp_path):
     assert f"{path} is the checkpoint of another fit ({names})" in message
     _assert_same_model(est, _fit(_estimator(name, **params), X, y, weights), X)
     assert read_header(path)["epoch"] == est.n_iter_  # overwritten by this fit
+
+
+def _offset(X, rng, s=0.0):
+    return X + X.dtype.type(s)
+
+
+def _shift(s):
+    """An augmenter that is a closure over ``s``."""
+
+    def shift(X, rng):
+        return _offset(X, rng, s)
+
+    return shift
+
+
+class _Offset:
+    """A callable object, bound by a partial below (its repr has an address)."""
+
+    def __call__(self, X, rng, s):
+        return _offset(X, rng, s)
+
+
+def _random_state(seed):
+    return np.random.RandomState(seed)
+
+
+# The same kind of parameter, made anew as it is in a new process: one with
+# the same value resumes, one with another value is another fit.
+@pytest.mark.parametrize(
+    "param, make, same, other",
+    [
+        ("augment", _shift, 0.0, 3.0),
+        ("augment", lambda s: functools.partial(_Offset(), s=s), 0.0, 0.25),
+        ("random_state", _random_state, 0, 1),
+    ],
+    ids=["closure", "partial", "RandomState"],
+)
+def test_callables_and_random_states_resume_only_with_the_same_value(
+    param, make, same, other, data, tmp_path
+):
+    X, y, weights = data
+    name = "sgd_invscaling_weights"
+    path = tmp_path / "fit.ckpt"
+    first = make(same)
+    _interrupted_fit(
+        _estimator(name, checkpoint=path, **{param: first}), X, y, weights, 3
+    )
+    saved = path.read_bytes()
+    est = _estimator(name, checkpoint=path, **{param: make(other)})
+    message = _warning_of_unused(est, X, y, weights)
+    assert f"({'different parameters: ' + param})" in message
+    _assert_same_model(
+        est, _fit(_estimator(name, **{param: make(other)}), X, y, weights), X
+    )
+    path.write_bytes(saved)
+    est = _estimator(name, checkpoint=path, **{param: make(same)})  # first is alive
+    assert _resume_warnings(est, X, y, weights) == [
+        f"resuming at epoch 3 of 6 from {path}"
+    ]
+    _assert_same_model(
+        est, _fit(_estimator(name, **{param: make(same)}), X, y, weights), X
+    )
+
+
+@pytest.mark.parametrize(
+    "augment, what",
+    [
+        (lambda lock: lambda X, rng: (lock, X)[1], "_thread.lock object"),
+        (
+            lambda rs: lambda X, rng: X + rs.uniform(size=X.shape).astype(X.dtype),
+            "RandomState inside a function",
+        ),
+    ],
+    ids=["lock", "own-random-state"],
+)
+def test_a_parameter_that_cannot_be_fingerprinted_stops_the_fit_before_training(
+    augment, what, data, tmp_path
+):
+    X, y, _ = data
+    captured = threading.Lock() if "lock" in what else np.random.RandomState(0)
+    path = tmp_path / "fit.ckpt"
+    epochs = []
+    est = _estimator(
+        "sgd_invscaling_weights",
+        checkpoint=path,
+        augment=augment(captured),
+        callback=epochs.append,
+    )
+    with pytest.raises(ValueError) as info:
+        est.fit(X, y)
+    message = str(info.value)
+    assert "\n" not in message and what in message
+    assert message.startswith("checkpoint cannot fingerprint parameter 'augment'")
+    assert message.endswith("or set checkpoint=None")
+    assert epochs == [] and not path.exists()
 
 
 def test_warm_start_from_other_weights_does_not_resume(data, tmp_path):

@@ -121,20 +121,68 @@ _PAGES = sorted(
 )
 
 
+# A print whose line ends in a comment states what it prints: the printed
+# line, or its first words, then optionally ": why" (``print(ok)  # True``,
+# ``print(n, "fits reused")  # 6: only the refit ran``).
+_PRINT_WITH_OUTPUT = re.compile(r"^\s*print\(.*\)\s*#\s*(?P<expected>.+?)\s*$")
+
+
+def _stated_outputs(block):
+    """``{line number: expected words}`` of the block's commented prints."""
+    stated = {}
+    for number, line in enumerate(block.splitlines(), start=1):
+        match = _PRINT_WITH_OUTPUT.match(line)
+        if match:
+            stated[number] = match["expected"].split(": ")[0].split()
+    return stated
+
+
 def test_the_python_examples_of_the_docs_are_found():
     assert {"getting_started.rst", "user_guide/checkpoints.rst"} <= set(_PAGES)
+    stated = {
+        page: [
+            words
+            for b in _python_blocks(DOCS / page)
+            for words in _stated_outputs(b).values()
+        ]
+        for page in _PAGES
+    }
+    assert stated["user_guide/checkpoints.rst"] == [["True"]]
+    assert stated["user_guide/grid_search.rst"] == [["6"]]
+
+
+def _recording_print(printed):
+    """A ``print`` that also records ``(file, line, text)`` of each call."""
+
+    def recording(*args, sep=" ", end="\n", file=None, flush=False):
+        caller = sys._getframe(1)
+        text = sep.join(str(arg) for arg in args)
+        printed.append((caller.f_code.co_filename, caller.f_lineno, text))
+        print(*args, sep=sep, end=end, file=file, flush=flush)
+
+    return recording
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("page", _PAGES)
 def test_the_python_examples_of_a_page_run_as_written(page, tmp_path, monkeypatch):
-    """Each page's blocks run in order in one namespace, as a reader would."""
+    """Each page's blocks run in order in one namespace, as a reader would,
+    and each commented print prints what its comment says."""
     monkeypatch.chdir(tmp_path)
-    namespace = {"__name__": "__docs__"}
+    printed = []
+    namespace = {"__name__": "__docs__", "print": _recording_print(printed)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for block in _python_blocks(DOCS / page):
-            exec(compile(block, f"docs/{page}", "exec"), namespace)
+        for index, block in enumerate(_python_blocks(DOCS / page)):
+            filename = f"docs/{page}, block {index + 1}"
+            exec(compile(block, filename, "exec"), namespace)
+            for number, expected in _stated_outputs(block).items():
+                texts = [t for f, n, t in printed if (f, n) == (filename, number)]
+                assert texts, f"{filename}, line {number} printed nothing"
+                assert texts[-1].split()[: len(expected)] == expected, (
+                    f"{filename}, line {number}: printed {texts[-1]!r}, and its "
+                    f"comment says {' '.join(expected)!r}"
+                )
 
 
 # --- what part of scikit-learn's test_mlp.py runs ---------------------------

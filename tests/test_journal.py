@@ -1,13 +1,21 @@
 """The journal of finished fits: fingerprint, torn lines, mismatches, --fresh."""
 
+import functools
 import json
+import threading
 
 import numpy as np
 import pytest
+from sklearn.metrics import make_scorer
 from sklearn.model_selection import ParameterGrid, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.tree import DecisionTreeClassifier
 
 from skdigits import NumpyMLPClassifier
+from skdigits._fingerprint import differing_parts
 from skdigits._journal import FitJournal, fingerprint, read_journal
+from skdigits.model_selection import ResumableGridSearchCV
 
 GRID = {"alpha": [1e-4, 1e-2], "hidden_layer_sizes": [(8,), (16, 8)]}
 
@@ -212,3 +220,88 @@ def test_fresh_ignores_a_matching_journal(tmp_path, data):
     journal.append(_record(1, 0))
     journal.close()
     assert [(r["candidate"], r["fold"]) for r in read_journal(path)[1]] == [(1, 0)]
+
+
+# --- what a journal's fingerprint sees in the estimator and the grid -----------
+
+
+def _shift(s):
+    return lambda X: X + s
+
+
+def _tree_pipeline(func):
+    return Pipeline(
+        [("shift", FunctionTransformer(func)), ("tree", DecisionTreeClassifier())]
+    )
+
+
+@pytest.mark.parametrize(
+    "where, part",
+    [("estimator", "estimator"), ("grid", "grid"), ("scoring", "scoring")],
+)
+def test_a_closure_over_another_value_is_another_search(data, where, part):
+    X, y = data
+
+    def marks(s):
+        estimator = _tree_pipeline(_shift(s) if where == "estimator" else None)
+        grid = {"tree__max_depth": [1, 2]}
+        if where == "grid":
+            grid["shift__func"] = [_shift(s)]
+        scoring = None
+        if where == "scoring":
+            scoring = make_scorer(functools.partial(_weighted_accuracy, weight=s))
+        return _search(X, y, grid=grid, estimator=estimator, scoring=scoring)[0]
+
+    same, other = marks(0), marks(3)
+    assert same == marks(0)
+    assert differing_parts(same, other) == (part,)
+
+
+def _weighted_accuracy(y_true, y_pred, weight):
+    return weight * np.mean(y_true == y_pred)
+
+
+def test_a_random_state_instance_counts_by_its_state(data):
+    X, y = data
+
+    def marks(seed):
+        tree = DecisionTreeClassifier(random_state=np.random.RandomState(seed))
+        return _search(X, y, grid={"max_depth": [1, 2]}, estimator=tree)[0]
+
+    assert marks(0) == marks(0)
+    assert differing_parts(marks(0), marks(1)) == ("estimator",)
+
+
+def test_a_parameter_that_cannot_be_fingerprinted_is_refused_in_one_line(data):
+    X, y = data
+    lock = threading.Lock()
+    estimator = _tree_pipeline(lambda X: (lock, X)[1])
+    with pytest.raises(ValueError) as info:
+        _search(X, y, grid={"tree__max_depth": [1]}, estimator=estimator)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(
+        "the journal cannot fingerprint the estimator's parameter "
+        "'steps[0][1].func', closure variable 'lock': a _thread.lock object"
+    )
+    assert "_thread.lock object" in message and "journal=None" in message
+
+
+def test_a_search_with_another_closure_reuses_none_of_the_journal(data, tmp_path):
+    X, y = data
+    path = tmp_path / "fits.jsonl"
+
+    def search(s, events):
+        return ResumableGridSearchCV(
+            _tree_pipeline(_shift(s)),
+            {"tree__max_depth": [1, 2]},
+            cv=2,
+            journal=path,
+            on_event=events.append,
+        ).fit(X, y)
+
+    assert search(0, []).n_reused_ == 0
+    assert search(0, []).n_reused_ == 4
+    events = []
+    assert search(3, events).n_reused_ == 0
+    assert events[0].mismatch == ("estimator",)

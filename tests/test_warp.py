@@ -51,7 +51,7 @@ class Shift:
 
 
 def images(n=6, shape=(7, 9), dtype=np.float32, seed=0):
-    """Random images in [0, 1] (one pixel 0: warp_batch clips to the batch's range)."""
+    """Random images in [0, 1], one pixel 0 (the fill: values stay in [0, 1])."""
     X = np.random.default_rng(seed).random((n, shape[0] * shape[1])).astype(dtype)
     X[:1, :1] = 0.0
     return X
@@ -135,14 +135,29 @@ def test_composed_steps_are_read_once_and_stepwise_steps_in_turn():
     assert not np.allclose(stepwise, composed, atol=1e-3)
 
 
-def test_no_parameters_copy_and_the_output_is_clipped_to_the_input_range():
+def test_no_parameters_copy_and_a_fill_outside_the_input_range_is_kept():
     X = images(n=3) * 2 - 0.5
     copy = warp_batch(X, [Shift((7, 9))], rows_of([None]), compose=True)
     assert copy is not X and np.array_equal(copy, X)
-    out = warp_batch(
-        X, [ReadAt((7, 9), fill=9.0)], rows_of([random_coordinates(3, (7, 9))]), True
-    )
-    assert X.min() <= out.min() and out.max() == X.max()  # fill 9 is cut to the max
+    coordinates = random_coordinates(3, (7, 9))
+    for fill in (9.0, -4.0):
+        step = ReadAt((7, 9), fill=fill)
+        out = warp_batch(X, [step], rows_of([coordinates]), True)
+        # left of or above the frame: the frame alone, with weight exactly 1
+        outside = (coordinates["x"] <= -1) | (coordinates["y"] <= -1)
+        assert outside.any() and (out[outside] == np.float32(fill)).all()
+        low, high = min(X.min(), fill), max(X.max(), fill)
+        assert low <= out.min() and out.max() <= high
+
+
+def test_the_ulp_a_bilinear_step_overshoots_by_is_clipped():
+    """a + f (b - a) with f = 1 rounds above b for these float32 values."""
+    a, b = np.float32(0.15596053), np.float32(0.76290196)
+    assert a + np.float32(1) * (b - a) > b  # the overshoot, as NumPy computes it
+    X = np.array([[a]], dtype=np.float32)  # one 1x1 image; the frame is b
+    at_right_edge = {"x": np.ones((1, 1)), "y": np.zeros((1, 1))}  # x = w: f = 1
+    out = warp_batch(X, [ReadAt((1, 1), fill=b)], rows_of([at_right_edge]), True)
+    assert out[0, 0] == b
 
 
 def test_an_empty_batch_gives_an_empty_batch():
