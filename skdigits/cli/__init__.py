@@ -1,4 +1,4 @@
-"""The ``skdigits`` command line: train, evaluate, predict and grid-search.
+"""The ``skdigits`` command line: train, evaluate, predict, grid-search and more.
 
 Every command reads MNIST CSV files (``label,1x1,...,28x28`` or Kaggle's
 ``label,pixel0,...``; a file without the label column works wherever labels are
@@ -17,6 +17,7 @@ and the parser is built from it alone.
 2
 """
 
+from skdigits import __version__
 from skdigits.cli import (
     evaluate,
     grid_search,
@@ -31,7 +32,15 @@ from skdigits.cli._common import CommandError, _Parser, run_command
 __all__ = ["COMMANDS", "CommandError", "build_parser", "main"]
 
 # The command modules, in the order ``skdigits --help`` lists them.
-COMMANDS = (train, evaluate, predict, predict_image, serve, grid_search, recipes)
+COMMANDS = (
+    train,
+    evaluate,
+    predict,
+    predict_image,
+    serve,
+    grid_search,
+    recipes,
+)
 
 # Seconds to wait for a Dask scheduler before giving up (read at call time).
 DASK_CONNECT_TIMEOUT = 5
@@ -41,6 +50,9 @@ def build_parser():
     """The argparse parser of the ``skdigits`` command, one subparser per command."""
     parser = _Parser(
         prog="skdigits", description="Train and use MLP classifiers on MNIST CSV files."
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
