@@ -32,7 +32,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["load_mnist", "load_mnist_csv", "load_mnist_sample", "sample_path"]
+from skdigits._atomic import atomic_output
+
+__all__ = [
+    "fetch_mnist_csv",
+    "load_mnist",
+    "load_mnist_csv",
+    "load_mnist_sample",
+    "sample_path",
+]
 
 N_PIXELS = 784
 _SAMPLES = {"train": "mnist_train_sample.csv.gz", "test": "mnist_test_sample.csv.gz"}
@@ -54,6 +62,13 @@ _INDEX_NAMES = ("", "unnamed: 0", "index", "level_0", "id", "imageid")
 # numbers only over more rows than there are digits: ten drawings labelled
 # 0-9, in order, are a real file.
 _INDEX_MIN_ROWS = 11
+# MNIST as OpenML's "mnist_784" holds it: the 60,000 training images, then the
+# 10,000 test images, in the order of LeCun's files.
+_OPENML_NAME = "mnist_784"
+_N_TRAIN, _N_TEST = 60000, 10000
+_MNIST_HEADER = "label," + ",".join(
+    f"{row}x{col}" for row in range(1, 29) for col in range(1, 29)
+)
 _LAYOUTS = (
     "an MNIST CSV has 785 columns (a label and 784 pixels, one per pixel of a "
     "28x28 image) or 784 (pixels only, like Kaggle's test.csv)"
@@ -151,6 +166,107 @@ def load_mnist(subset="train", data_dir=None):
         f"{data_dir}: no mnist_{subset}.csv or mnist_{subset}.csv.gz in this folder; "
         "point data_dir at the folder that holds the MNIST CSV files."
     )
+
+
+def fetch_mnist_csv(output_dir=".", *, data_home=None):
+    """Download MNIST from OpenML and write ``mnist_train.csv`` and ``mnist_test.csv``.
+
+    For those who have neither Kaggle's files nor the widely shared CSVs:
+    :func:`sklearn.datasets.fetch_openml` downloads ``"mnist_784"`` (cached
+    in ``data_home`` for the next time), and the 60,000 training and 10,000 test
+    images are written, in MNIST's order, in the layout
+    ``label,1x1,...,28x28`` that :func:`load_mnist` and the command line read.
+    Both files are written to temporary files first and renamed at the end,
+    so a failed run leaves existing files as they were.
+
+    Parameters
+    ----------
+    output_dir : str or os.PathLike, default="."
+        The folder to write to; made if missing.
+    data_home : str or os.PathLike, default=None
+        scikit-learn's download cache (None: ``~/scikit_learn_data``).
+
+    Returns
+    -------
+    paths : tuple of pathlib.Path
+        ``mnist_train.csv`` and ``mnist_test.csv``.
+
+    Raises
+    ------
+    ValueError
+        When the download fails, OpenML's data is not MNIST's 70,000 images
+        of 784 grey levels 0-255 with the digits 0-9 as labels, or a file
+        cannot be written. The message is one line and says what to do.
+    """
+    from sklearn.datasets import fetch_openml
+
+    try:
+        mnist = fetch_openml(
+            _OPENML_NAME, version=1, as_frame=False, data_home=data_home
+        )
+    except (OSError, ValueError) as exc:
+        raise ValueError(
+            f"cannot download {_OPENML_NAME!r} from OpenML "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())}). Check the "
+            "connection (fetch_openml needs https://openml.org), or download "
+            "Kaggle's 'MNIST in CSV' dataset instead."
+        ) from None
+    X, y = _checked_openml_mnist(mnist.data, mnist.target)
+    output_dir = Path(output_dir)
+    paths = (output_dir / "mnist_train.csv", output_dir / "mnist_test.csv")
+    parts = (slice(0, _N_TRAIN), slice(_N_TRAIN, None))
+    path = output_dir
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.ExitStack() as stack:  # renamed together, at the end
+            for path, part in zip(paths, parts):
+                file = stack.enter_context(atomic_output(path))
+                _write_mnist_rows(file, X[part], y[part])
+    except OSError as exc:
+        raise ValueError(
+            f"{path}: cannot write it ({exc.strerror or exc}); no existing file "
+            "was replaced. Free some space, or choose another folder."
+        ) from None
+    return paths
+
+
+def _checked_openml_mnist(data, target):
+    """``(X, y)`` as uint8 and int64, or a ValueError if it is not MNIST."""
+    data = np.asarray(data)
+    where = f"OpenML's {_OPENML_NAME!r}"
+    if data.shape != (_N_TRAIN + _N_TEST, N_PIXELS):
+        raise ValueError(
+            f"{where} has shape {data.shape}, not MNIST's "
+            f"({_N_TRAIN + _N_TEST}, {N_PIXELS}). Clear scikit-learn's cache "
+            "(sklearn.datasets.get_data_home()) and run again."
+        )
+    X = data.astype(np.uint8)
+    if not np.array_equal(X, data):
+        raise ValueError(
+            f"{where} holds values other than the grey levels 0-255. Clear "
+            "scikit-learn's cache (sklearn.datasets.get_data_home()) and run again."
+        )
+    labels = np.asarray(target).astype(str)
+    if not np.isin(labels, [str(d) for d in range(10)]).all():
+        raise ValueError(
+            f"{where} has labels other than the digits 0-9. Clear "
+            "scikit-learn's cache (sklearn.datasets.get_data_home()) and run again."
+        )
+    return X, labels.astype(np.int64)
+
+
+def _write_mnist_rows(file, X, y):
+    """Write the header and one ``label,pixel,...`` line per image to ``file``."""
+    file.write(_MNIST_HEADER + "\n")
+    cells = np.array([str(v) for v in range(256)], dtype=object)
+    for start in range(0, len(X), _BLOCK_LINES):
+        block = cells[X[start : start + _BLOCK_LINES]]
+        labels = y[start : start + _BLOCK_LINES]
+        file.write(
+            "".join(
+                f"{label}," + ",".join(row) + "\n" for label, row in zip(labels, block)
+            )
+        )
 
 
 def load_mnist_csv(path, *, member=None):

@@ -1044,3 +1044,130 @@ def test_version_is_the_package_version(capsys):
     pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
     project = tomllib.loads(pyproject.read_text())["project"]
     assert project["version"] == skdigits.__version__
+
+
+# --- skdigits fetch-mnist ----------------------------------------------------------
+
+
+def _fake_openml(n_train, n_test, seed=0):
+    """What ``fetch_openml("mnist_784", as_frame=False)`` returns, made up:
+    float64 pixels and the labels as strings."""
+    from sklearn.utils import Bunch
+
+    rng = np.random.default_rng(seed)
+    n = n_train + n_test
+    data = rng.integers(0, 256, size=(n, 784)).astype(np.float64)
+    target = rng.integers(0, 10, size=n).astype(str).astype(object)
+    return Bunch(data=data, target=target)
+
+
+@pytest.fixture()
+def fake_openml(monkeypatch):
+    """Patch fetch_openml (no network here); ``calls`` records its arguments."""
+    import sklearn.datasets
+
+    from skdigits import datasets
+
+    monkeypatch.setattr(datasets, "_N_TRAIN", 12)
+    monkeypatch.setattr(datasets, "_N_TEST", 5)
+    fake = {"result": _fake_openml(12, 5), "calls": []}
+
+    def fetch_openml(name, **kwargs):
+        fake["calls"].append((name, kwargs))
+        if isinstance(fake["result"], Exception):
+            raise fake["result"]
+        return fake["result"]
+
+    monkeypatch.setattr(sklearn.datasets, "fetch_openml", fetch_openml)
+    return fake
+
+
+def test_fetch_mnist_writes_both_files_in_mnists_order(fake_openml, tmp_path, capsys):
+    from skdigits.datasets import load_mnist
+
+    folder = tmp_path / "new" / "data"
+    argv = ["fetch-mnist", "--output-dir", str(folder), "--data-home", "cache"]
+    assert main(argv) == 0
+    assert fake_openml["calls"] == [
+        ("mnist_784", {"version": 1, "as_frame": False, "data_home": "cache"})
+    ]
+    out = capsys.readouterr().out
+    assert (
+        f"wrote {folder / 'mnist_train.csv'}\nwrote {folder / 'mnist_test.csv'}" in out
+    )
+    data, target = fake_openml["result"].data, fake_openml["result"].target
+    for subset, rows in (("train", slice(0, 12)), ("test", slice(12, 17))):
+        path = folder / f"mnist_{subset}.csv"
+        header = path.read_text().split("\n", 1)[0]
+        assert header == "label," + ",".join(
+            f"{r}x{c}" for r in range(1, 29) for c in range(1, 29)
+        )
+        X, y = load_mnist(subset, folder)
+        assert X.dtype == np.uint8 and np.array_equal(X, data[rows])
+        assert y.tolist() == [int(label) for label in target[rows]]
+
+
+@pytest.mark.slow
+def test_fetch_mnist_splits_at_60000(fake_openml, tmp_path, monkeypatch):
+    from skdigits import datasets
+
+    monkeypatch.setattr(datasets, "_N_TRAIN", 60000)
+    monkeypatch.setattr(datasets, "_N_TEST", 10000)
+    fake_openml["result"] = _fake_openml(60000, 10000)
+    assert main(["fetch-mnist", "--output-dir", str(tmp_path)]) == 0
+    X, _ = load_mnist_csv(tmp_path / "mnist_test.csv")
+    assert X.shape == (10000, 784)
+    assert np.array_equal(X, fake_openml["result"].data[60000:])
+    assert load_mnist_csv(tmp_path / "mnist_train.csv")[0].shape == (60000, 784)
+    from skdigits.datasets import _N_TEST, _N_TRAIN
+
+    assert (_N_TRAIN, _N_TEST) == (60000, 10000)
+
+
+def _failures():
+    from urllib.error import URLError
+
+    bad_pixels = _fake_openml(12, 5)
+    bad_pixels.data[3, 3] = 0.5
+    bad_labels = _fake_openml(12, 5)
+    bad_labels.target[0] = "x"
+    return {
+        "offline": (URLError("no network"), ["OpenML", "connection", "MNIST in CSV"]),
+        "shape": (_fake_openml(10, 5), ["shape (15, 784)", "cache"]),
+        "pixels": (bad_pixels, ["0-255", "cache"]),
+        "labels": (bad_labels, ["0-9", "cache"]),
+    }
+
+
+@pytest.mark.parametrize("case", ["offline", "shape", "pixels", "labels", "write"])
+def test_a_failed_fetch_mnist_leaves_existing_files_alone(
+    case, fake_openml, tmp_path, capsys, monkeypatch
+):
+    from skdigits import datasets
+
+    for name in ("mnist_train.csv", "mnist_test.csv"):
+        (tmp_path / name).write_text("precious\n")
+    phrases = ["mnist_test.csv: cannot write it (disk full)", "no existing file"]
+    if case == "write":  # the second file fails half-way: neither is replaced
+        write_rows = datasets._write_mnist_rows
+
+        def failing(file, X, y):
+            if len(X) == 5:
+                file.write("label,")
+                raise OSError(28, "disk full")
+            write_rows(file, X, y)
+
+        monkeypatch.setattr(datasets, "_write_mnist_rows", failing)
+    else:
+        fake_openml["result"], phrases = _failures()[case]
+    err = _assert_one_line_error(
+        capsys, main(["fetch-mnist", "--output-dir", str(tmp_path)])
+    )
+    for phrase in phrases:
+        assert phrase in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "mnist_test.csv",
+        "mnist_train.csv",
+    ]
+    for name in ("mnist_train.csv", "mnist_test.csv"):
+        assert (tmp_path / name).read_text() == "precious\n"

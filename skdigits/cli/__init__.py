@@ -20,6 +20,7 @@ and the parser is built from it alone.
 from skdigits import __version__
 from skdigits.cli import (
     evaluate,
+    fetch_mnist,
     grid_search,
     predict,
     predict_image,
@@ -40,6 +41,7 @@ COMMANDS = (
     serve,
     grid_search,
     recipes,
+    fetch_mnist,
 )
 
 # Seconds to wait for a Dask scheduler before giving up (read at call time).
