@@ -7,7 +7,9 @@ layouts people download (``label,1x1,...,28x28``; Kaggle's
 header), plain, gzip-compressed or inside a zip archive, and names the file and
 line of anything it cannot read. A first column of row numbers (the index
 pandas writes) and the empty last column of a spreadsheet export (a comma at
-the end of every line) are left out.
+the end of every line) are left out. :func:`fetch_mnist_csv` writes
+``mnist_train.csv`` and ``mnist_test.csv`` from OpenML, for those who have no
+MNIST CSV files yet.
 
 >>> from skdigits.datasets import load_mnist_sample, sample_path
 >>> X, y = load_mnist_sample("test")
@@ -139,8 +141,9 @@ def load_mnist(subset="train", data_dir=None):
         Which file: ``mnist_train.csv`` or ``mnist_test.csv``.
     data_dir : str, os.PathLike or None, default=None
         A folder holding ``mnist_<subset>.csv`` or ``mnist_<subset>.csv.gz``
-        (the layout of the files people download). None gives
-        :func:`load_mnist_sample`, so scripts run without a download.
+        (the layout of the files people download, and of those
+        :func:`fetch_mnist_csv` writes). None gives :func:`load_mnist_sample`,
+        so scripts run without a download.
 
     Returns
     -------
@@ -164,7 +167,8 @@ def load_mnist(subset="train", data_dir=None):
             return load_mnist_csv(Path(data_dir) / name)
     raise ValueError(
         f"{data_dir}: no mnist_{subset}.csv or mnist_{subset}.csv.gz in this folder; "
-        "point data_dir at the folder that holds the MNIST CSV files."
+        "point data_dir at the folder that holds the MNIST CSV files, or write "
+        "them there with skdigits.datasets.fetch_mnist_csv(data_dir)."
     )
 
 

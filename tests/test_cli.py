@@ -895,6 +895,13 @@ def test_zip_member_errors_name_the_member_option(
     assert "--member x" in err and "train.csv" in err and "member=" not in err
     err = _assert_one_line_error(capsys, main([*evaluate, TEST, "--member", "x.csv"]))
     assert "--member x.csv" in err and "not a zip archive" in err
+    rc = main([*evaluate, str(tmp_path / "gone.zip"), "--member", "train.csv"])
+    assert "gone.zip: no such file" in _assert_one_line_error(capsys, rc)
+    model = tmp_path / "m.skops"
+    rc = main(["train", *SMALL, "--member", "train.csv", "--model", str(model)])
+    err = _assert_one_line_error(capsys, rc)
+    assert "--member train.csv" in err and "add --train" in err
+    assert not model.exists()
     args = cli.build_parser().parse_args(
         ["grid-search", "--grid", GRID, "--member", "train.csv", "--model", "m.skops"]
     )

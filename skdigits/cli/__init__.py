@@ -2,7 +2,10 @@
 
 Every command reads MNIST CSV files (``label,1x1,...,28x28`` or Kaggle's
 ``label,pixel0,...``; a file without the label column works wherever labels are
-not needed) and model files written by :func:`skdigits.save_model`.
+not needed), plain, gzip-compressed or inside a zip archive such as Kaggle's
+``digit-recognizer.zip`` (each command reads the member it needs; ``--member``
+picks another), and model files written by :func:`skdigits.save_model`.
+``skdigits fetch-mnist`` writes ``mnist_train.csv`` and ``mnist_test.csv``.
 
 Errors a user can act on (a missing file, a bad option value, a file that is not
 a model) print one line, ``skdigits: error: ...``, on stderr and exit with

@@ -7,6 +7,7 @@ together with :class:`_Parser` (usage errors found while parsing).
 """
 
 import argparse
+import contextlib
 import functools
 import hashlib
 import os
@@ -23,6 +24,7 @@ from skdigits._activations import ACTIVATIONS
 from skdigits._persistence import bundled_model_path
 from skdigits._recipes import RECIPES, get_recipe
 from skdigits.datasets import (
+    _INDEX_MIN_ROWS,
     _csv_members,
     _read_layout,
     _resolve_source,
@@ -96,6 +98,18 @@ class _Parser(argparse.ArgumentParser):
 
 def _one_line(text):
     return " ".join(str(text).split())
+
+
+@contextlib.contextmanager
+def naming(option):
+    """Turn a ValueError raised inside into a :class:`CommandError` that starts
+    with ``option``, the parameter it is about (``--data: FILE: line 3 ...``)."""
+    try:
+        yield
+    except CommandError:
+        raise
+    except ValueError as exc:
+        raise CommandError(f"{option}: {_one_line(exc)}") from None
 
 
 def run_command(args):
@@ -343,17 +357,13 @@ def load_data(path, option, role, member=None, labels=None):
         The pixels and labels; every warning of the loader (a column of row
         numbers left out) was printed as one line, ``skdigits: note: ...``.
     """
-    try:
+    with naming(option):
         member = _member_for(path, option, role, member)
         source = _resolve_source(path, member)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             X, y = load_mnist_csv(path, member=member)
         names = _read_layout(source).names or ()
-    except CommandError:
-        raise
-    except ValueError as exc:
-        raise CommandError(f"{option}: {exc}") from None
     for warning in caught:
         print(f"skdigits: note: {_one_line(warning.message)}", file=sys.stderr)
     kaggle = "pixel0" in (name.lower() for name in names)
@@ -368,7 +378,7 @@ def _member_for(path, option, role, member):
     first of the role's :data:`ZIP_MEMBERS`; None for a file that is no zip."""
     members = _csv_members(path)
     if members is None:
-        if member is not None:
+        if member is not None and Path(path).is_file():
             raise CommandError(
                 f"--member {member}: {option} {path} is not a zip archive; "
                 "leave out --member"
@@ -402,6 +412,15 @@ def _member_for(path, option, role, member):
     )
 
 
+def _check_no_member(member, option):
+    """Refuse ``--member`` when ``option``, the zip it would apply to, is absent."""
+    if member is not None:
+        raise CommandError(
+            f"--member {member} applies to the zip archive of {option}, which is "
+            f"not given: add {option} ARCHIVE.zip, or leave out --member"
+        )
+
+
 def _check_labels(data, option, command):
     """Refuse a file without labels, or whose every row has a label of its own
     (a row id, not a label: it would make one class per image)."""
@@ -412,7 +431,7 @@ def _check_labels(data, option, command):
             "file, e.g. train.csv or mnist_test.csv"
         )
     n = len(data.y)
-    if n > 10 and len(np.unique(data.y)) == n:
+    if n >= _INDEX_MIN_ROWS and len(np.unique(data.y)) == n:
         raise CommandError(
             f"{option} {data.name}: each of its {n} rows has a label of its own, "
             "so its label column is a row id, not the digit; it would make "
@@ -424,6 +443,7 @@ def _check_labels(data, option, command):
 def _load_labelled(path, option, command, role="training", member=None):
     """``(X, y)`` from a CSV that must have labels; the bundled sample if None."""
     if path is None:
+        _check_no_member(member, option)
         return load_mnist_sample("train")
     data = load_data(path, option, role, member, labels=command)
     return data.X, data.y
@@ -450,12 +470,15 @@ def _load_model(path, proba=False):
         return load_bundled_model()
     if Path(path).suffix.lower() == ".joblib":
         print(f"skdigits: note: loading {path}: {JOBLIB_NOTE}", file=sys.stderr)
-    model = load_model(path)
+    with naming("--model"):
+        model = load_model(path)
     if not hasattr(model, "predict"):
-        raise CommandError(f"{path} does not hold a classifier (no predict method)")
+        raise CommandError(
+            f"--model: {path} does not hold a classifier (no predict method)"
+        )
     if proba and not (hasattr(model, "predict_proba") and hasattr(model, "classes_")):
         raise CommandError(
-            f"{path}: reading images needs a classifier with predict_proba"
+            f"--model: {path}: reading images needs a classifier with predict_proba"
         )
     return model
 

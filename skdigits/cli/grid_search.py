@@ -34,6 +34,7 @@ from skdigits.cli._common import (
     make_pipeline,
     member_default_help,
     model_options,
+    naming,
     refuse_overwriting_inputs,
     train_csv_help,
 )
@@ -148,7 +149,8 @@ def _parse_one_grid(grid, valid):
 
 def run(args):
     """``skdigits grid-search``: every candidate on every fold; saves the best."""
-    check_save_path(args.model)
+    with naming("--model"):
+        check_save_path(args.model)
     refuse_overwriting_inputs("--model", args.model, {"--train": args.train})
     pipeline = make_pipeline(args)
     grid = parse_grid(args.grid, pipeline.named_steps["mlp"])
@@ -177,7 +179,8 @@ def run(args):
                 f"{exc.journal}: re-run the same command to resume"
             ) from None
     _print_ranking(search, args.scoring)
-    save_model(search.best_estimator_, args.model)
+    with naming("--model"):
+        save_model(search.best_estimator_, args.model)
     print(f"saved the best model (refit on all {len(y)} images) to {args.model}")
 
 

@@ -28,11 +28,13 @@ from skdigits._recipes import RECIPES
 from skdigits.cli._common import (
     DEFAULT_RECIPE,
     JOBLIB_NOTE,
+    _load_labelled,
     add_member_argument,
     load_data,
     make_pipeline,
     member_default_help,
     model_options,
+    naming,
     refuse_overwriting_inputs,
     train_csv_help,
 )
@@ -111,7 +113,7 @@ class EpochProgress:
 def _training_set(args):
     """``(X, y, name)`` of --train (the bundled training sample by default)."""
     if args.train is None:
-        X, y = load_mnist_sample("train")
+        X, y = _load_labelled(None, "--train", NAME, member=args.member)
         return X, y, f"the bundled sample ({sample_path().name})"
     data = load_data(args.train, "--train", "training", args.member, labels=NAME)
     return data.X, data.y, data.name
@@ -196,7 +198,8 @@ def _interrupted(checkpoint, args):
 
 def run(args):
     """``skdigits train``: fit the pipeline, report accuracy, save it."""
-    check_save_path(args.model)  # fail before a long fit, not after
+    with naming("--model"):
+        check_save_path(args.model)  # fail before a long fit, not after
     inputs = {"--train": args.train, "--test": args.test}
     refuse_overwriting_inputs("--model", args.model, inputs)
     model = make_pipeline(args)
@@ -222,7 +225,8 @@ def run(args):
     print(f"train accuracy: {model.score(X, y):.4f}")
     if test is not None:
         print(f"test accuracy: {model.score(*test):.4f} ({test_source})")
-    save_model(model, args.model)
+    with naming("--model"):
+        save_model(model, args.model)
     print(f"saved model to {args.model}")
     if checkpoint is not None:
         Path(checkpoint).unlink(missing_ok=True)
