@@ -901,6 +901,11 @@ def test_zip_member_errors_name_the_member_option(
     rc = main(["train", *SMALL, "--member", "train.csv", "--model", str(model)])
     err = _assert_one_line_error(capsys, rc)
     assert "--member train.csv" in err and "add --train" in err
+    # train's --member is --train's: a --test zip without mnist_test.csv is refused
+    rc = main(["train", *SMALL, "--test", str(path), "--model", str(model)])
+    err = _assert_one_line_error(capsys, rc)
+    assert "--test" in err and "none of them mnist_test.csv" in err
+    assert "unzip it" in err and "--member" not in err
     assert not model.exists()
     args = cli.build_parser().parse_args(
         ["grid-search", "--grid", GRID, "--member", "train.csv", "--model", "m.skops"]

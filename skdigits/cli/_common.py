@@ -334,7 +334,7 @@ def member_default_help(role):
     return ", else ".join(ZIP_MEMBERS[role])
 
 
-def load_data(path, option, role, member=None, labels=None):
+def load_data(path, option, role, member=None, labels=None, member_option=True):
     """Read the CSV of a data option; a known problem is one line naming ``option``.
 
     Parameters
@@ -350,6 +350,9 @@ def load_data(path, option, role, member=None, labels=None):
     labels : str, default=None
         The command that needs labels (e.g. ``"evaluate"``); None when a file
         without labels will do.
+    member_option : bool, default=True
+        Whether the command's ``--member`` applies to ``option`` (``train``'s
+        applies to ``--train``, not to ``--test``): what an error advises.
 
     Returns
     -------
@@ -358,7 +361,7 @@ def load_data(path, option, role, member=None, labels=None):
         numbers left out) was printed as one line, ``skdigits: note: ...``.
     """
     with naming(option):
-        member = _member_for(path, option, role, member)
+        member = _member_for(path, option, role, member, member_option)
         source = _resolve_source(path, member)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -373,7 +376,7 @@ def load_data(path, option, role, member=None, labels=None):
     return data
 
 
-def _member_for(path, option, role, member):
+def _member_for(path, option, role, member, member_option=True):
     """The zip member to read: ``--member``, the archive's only CSV, or the
     first of the role's :data:`ZIP_MEMBERS`; None for a file that is no zip."""
     members = _csv_members(path)
@@ -399,16 +402,20 @@ def _member_for(path, option, role, member):
     for name in ZIP_MEMBERS[role]:
         if len(by_base.get(name, ())) == 1:
             return by_base[name][0]
+    if not members:
+        raise CommandError(
+            f"{option} {path} holds no CSV file: pass the CSV file itself"
+        )
+    listed = f"{len(members)} CSV files ({', '.join(members)})"
+    if not member_option:
+        raise CommandError(
+            f"{option} {path} holds {listed}, none of them "
+            f"{' or '.join(ZIP_MEMBERS[role])}: unzip it and pass the CSV file itself"
+        )
     images = [name for name in members if "submission" not in name.lower()]
-    example = (images or members or ["train.csv"])[0]
-    what = (
-        f"{len(members)} CSV files ({', '.join(members)})"
-        if members
-        else ("no CSV file")
-    )
     raise CommandError(
-        f"{option} {path} holds {what}; choose one with --member, e.g. "
-        f"--member {example}, or pass the CSV file itself"
+        f"{option} {path} holds {listed}; choose one with --member, e.g. "
+        f"--member {(images or members)[0]}, or pass the CSV file itself"
     )
 
 

@@ -123,7 +123,9 @@ def _test_set(args):
     """The held-out set of ``train``: --test, or the bundled test sample when
     training on the bundled training sample (never the training data itself)."""
     if args.test is not None:
-        data = load_data(args.test, "--test", "held-out", labels="train --test")
+        data = load_data(
+            args.test, "--test", "held-out", labels="train --test", member_option=False
+        )
         return (data.X, data.y), data.name
     if args.train is None:
         return load_mnist_sample(
