@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -186,6 +187,24 @@ def test_evaluate_prints_accuracy_report_and_confusion_matrix(model_path, capsys
         if re.match(r"^ +\d +(\d+ +){9}\d+$", line)
     ]
     assert diagonal == [int(np.sum((y == d) & (y_pred == d))) for d in range(10)]
+
+
+def test_evaluate_of_a_model_that_never_predicts_a_digit_prints_no_warning(
+    tmp_path, capsys
+):
+    # classification_report's UndefinedMetricWarning is three lines of stderr
+    from sklearn.dummy import DummyClassifier
+
+    from skdigits import save_model
+
+    X, y = load_mnist_csv(TEST)
+    path = tmp_path / "dummy.skops"
+    save_model(DummyClassifier(strategy="most_frequent").fit(X, y), path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["evaluate", "--model", str(path), "--data", TEST]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "macro avg" in out
 
 
 def test_evaluate_plots_are_png_files(model_path, tmp_path, capsys):
@@ -805,7 +824,6 @@ def test_a_label_column_of_row_ids_is_refused_by_train_and_evaluate(
     assert not model.exists()
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.UndefinedMetricWarning")
 @pytest.mark.parametrize("line_end", ["\n", "\r\n"], ids=["lf", "crlf"])
 def test_a_spreadsheet_export_with_trailing_commas_is_read(
     model_path, tmp_path, capsys, line_end

@@ -66,7 +66,8 @@ def run(args):
         f"accuracy: {accuracy_score(y, y_pred):.4f} "
         f"({int(np.trace(matrix))}/{len(y)} images of {data.name})\n"
     )
-    print(classification_report(y, y_pred, labels=labels, digits=4))
+    # zero_division=0: a class never predicted scores 0, without a warning
+    print(classification_report(y, y_pred, labels=labels, digits=4, zero_division=0))
     print(_format_confusion(matrix, labels))
     if args.plots is not None:
         from skdigits.cli._plots import write_plots
