@@ -402,18 +402,23 @@ def _member_for(path, option, role, member, member_option=True):
     for name in ZIP_MEMBERS[role]:
         if len(by_base.get(name, ())) == 1:
             return by_base[name][0]
+    raise _no_member_error(path, option, role, members, member_option)
+
+
+def _no_member_error(path, option, role, members, member_option):
+    """The error for a zip archive none of whose CSV files the role reads."""
     if not members:
-        raise CommandError(
+        return CommandError(
             f"{option} {path} holds no CSV file: pass the CSV file itself"
         )
     listed = f"{len(members)} CSV files ({', '.join(members)})"
     if not member_option:
-        raise CommandError(
+        return CommandError(
             f"{option} {path} holds {listed}, none of them "
             f"{' or '.join(ZIP_MEMBERS[role])}: unzip it and pass the CSV file itself"
         )
     images = [name for name in members if "submission" not in name.lower()]
-    raise CommandError(
+    return CommandError(
         f"{option} {path} holds {listed}; choose one with --member, e.g. "
         f"--member {(images or members)[0]}, or pass the CSV file itself"
     )
@@ -575,33 +580,40 @@ def warn_bundled_on_training_data(model_path, data):
     if not is_bundled_model(model_path):
         return
     seen = n_training_images(data.X)
-    if seen == 0 and not data.kaggle_layout:
-        return
-    n_sample = len(_training_sample_rows())
+    if seen or data.kaggle_layout:
+        message = _leak_message(seen, len(_training_sample_rows()), data.kaggle_layout)
+        print(f"skdigits: warning: {data.name}: {message}", file=sys.stderr)
+
+
+def _leak_message(seen, n_sample, kaggle_layout):
+    """Why the bundled model's score on a file is inflated, and what to do."""
     if seen == n_sample:
-        message = (
+        return (
             f"it holds all {n_sample:,} images of skdigits' training sample, the "
             "bundled model's own training data (MNIST's training set, or the "
             "sample itself), so its score here is inflated and says nothing about "
             "new digits; score it on mnist_test.csv, or pass your own model with "
             "--model"
         )
-    else:
-        parts = []
-        if data.kaggle_layout:
-            parts.append("it is in Kaggle's digit-recognizer layout")
-        if seen:
-            parts.append(
-                f"it holds {seen} of the {n_sample:,} images of skdigits' training "
-                "sample, on which the bundled model was trained"
-            )
-        message = (
-            " and ".join(parts) + ": Kaggle's files are cut from all 70,000 MNIST "
-            "images, its training images included, so its score on this file is "
-            "inflated; train on Kaggle's train.csv (skdigits train --train "
-            "train.csv --model kaggle.skops) and pass --model kaggle.skops"
+    held = (
+        "images the bundled model was trained on (MNIST's training images, "
+        "60,000 of the 70,000 that Kaggle's files are cut from)"
+    )
+    if seen:
+        layout = ", in Kaggle's digit-recognizer layout" if kaggle_layout else ""
+        lead = (
+            f"it holds {seen} of the {n_sample:,} images of skdigits' training "
+            f"sample{layout}: {held}"
         )
-    print(f"skdigits: warning: {data.name}: {message}", file=sys.stderr)
+    else:
+        lead = "it is in Kaggle's digit-recognizer layout, and Kaggle's files hold "
+        lead += held
+    return (
+        f"{lead}, so its score on this file is inflated; score it on "
+        "mnist_test.csv, or for Kaggle train on Kaggle's train.csv (skdigits "
+        "train --train train.csv --model kaggle.skops) and pass --model "
+        "kaggle.skops"
+    )
 
 
 def recipe_params(args):
