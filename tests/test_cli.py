@@ -811,16 +811,24 @@ def test_a_label_column_of_row_ids_is_refused_by_train_and_evaluate(
     model_path, tmp_path, capsys
 ):
     X, _ = load_mnist_csv(TEST)
-    ids = np.random.default_rng(0).permutation(300) + 1000  # ids, shuffled
-    path = _write_csv(tmp_path / "ids.csv", np.column_stack([ids, X[:300]]))
+    shuffled = np.random.default_rng(0).permutation(300) + 1000  # ids, shuffled
+    joined = np.concatenate([np.arange(200), np.arange(100)])  # two files' indexes
+    # (twelve drawings of the ten digits are a real file: 10 labels, 12 rows)
+    twelve = _write_csv(
+        tmp_path / "twelve.csv", np.column_stack([[*range(10), 1, 7], X[:12]])
+    )
+    assert main(["evaluate", "--model", str(model_path), "--data", twelve]) == 0
+    capsys.readouterr()
     model = tmp_path / "m.skops"
-    for argv in (
-        ["train", *SMALL, "--train", path, "--model", str(model)],
-        ["evaluate", "--model", str(model_path), "--data", path],
-    ):
-        err = _assert_one_line_error(capsys, main(argv))
-        assert "ids.csv" in err and "each of its 300 rows has a label of its own" in err
-        assert "row id" in err and "300 classes" in err
+    for name, ids, n_classes in (("ids", shuffled, 300), ("joined", joined, 200)):
+        path = _write_csv(tmp_path / f"{name}.csv", np.column_stack([ids, X[:300]]))
+        for argv in (
+            ["train", *SMALL, "--train", path, "--model", str(model)],
+            ["evaluate", "--model", str(model_path), "--data", path],
+        ):
+            err = _assert_one_line_error(capsys, main(argv))
+            assert f"{name}.csv: its 300 rows have {n_classes} different labels" in err
+            assert "row id" in err and f"make {n_classes} classes" in err
     assert not model.exists()
 
 

@@ -74,6 +74,10 @@ ZIP_MEMBERS = {
     "predicting": ("test.csv", "mnist_test.csv"),  # predict --data
 }
 
+# More classes than any handwriting set has (EMNIST's largest split has 62):
+# with fewer than two images each, the label column is an id (_check_labels).
+_MANY_CLASSES = 100
+
 # The one line that says what a .joblib file is, in the help of --model and
 # when one is loaded.
 JOBLIB_NOTE = (
@@ -434,21 +438,24 @@ def _check_no_member(member, option):
 
 
 def _check_labels(data, option, command):
-    """Refuse a file without labels, or whose every row has a label of its own
-    (a row id, not a label: it would make one class per image)."""
+    """Refuse a file without labels, or whose label column is an id: a label of
+    its own on every row, or more than ``_MANY_CLASSES`` labels for fewer than
+    two rows each (it would make about one class per image)."""
     if data.y is None:
         raise CommandError(
             f"{option} {data.name} has no label column (784 columns: pixels only, "
             f"like Kaggle's test.csv); {command} needs labels: pass a labelled "
             "file, e.g. train.csv or mnist_test.csv"
         )
-    n = len(data.y)
-    if n >= _INDEX_MIN_ROWS and len(np.unique(data.y)) == n:
+    n, n_classes = len(data.y), len(np.unique(data.y))
+    every_row_its_own = n >= _INDEX_MIN_ROWS and n_classes == n
+    if every_row_its_own or n_classes > max(n / 2, _MANY_CLASSES):
         raise CommandError(
-            f"{option} {data.name}: each of its {n} rows has a label of its own, "
-            "so its label column is a row id, not the digit; it would make "
-            f"{n} classes: save the file with the digits in a column named "
-            "'label' and without the id (DataFrame.to_csv(..., index=False))"
+            f"{option} {data.name}: its {n} rows have {n_classes} different "
+            "labels, so its label column is a row id, not the digit (a class "
+            f"needs many images); it would make {n_classes} classes: save the file "
+            "with the digits in a column named 'label' and without the id "
+            "(DataFrame.to_csv(..., index=False))"
         )
 
 
