@@ -5,7 +5,11 @@ pixel columns (grey levels 0-255, row by row). :func:`load_mnist_csv` reads the
 layouts people download (``label,1x1,...,28x28``; Kaggle's
 ``label,pixel0,...,pixel783`` and its unlabeled ``test.csv``; files without a
 header), plain, gzip-compressed or inside a zip archive, and names the file and
-line of anything it cannot read.
+line of anything it cannot read. A first column of row numbers (the index
+pandas writes) and the empty last column of a spreadsheet export (a comma at
+the end of every line) are left out. :func:`fetch_mnist_csv` writes
+``mnist_train.csv`` and ``mnist_test.csv`` from OpenML, for those who have no
+MNIST CSV files yet.
 
 >>> from skdigits.datasets import load_mnist_sample, sample_path
 >>> X, y = load_mnist_sample("test")
@@ -30,7 +34,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["load_mnist", "load_mnist_csv", "load_mnist_sample", "sample_path"]
+from skdigits._atomic import atomic_output
+
+__all__ = [
+    "fetch_mnist_csv",
+    "load_mnist",
+    "load_mnist_csv",
+    "load_mnist_sample",
+    "sample_path",
+]
 
 N_PIXELS = 784
 _SAMPLES = {"train": "mnist_train_sample.csv.gz", "test": "mnist_test_sample.csv.gz"}
@@ -44,6 +56,21 @@ _BLOCK_LINES = 1000
 _CORRUPT = (EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile)
 _NUMBERED_FROM_0 = [str(i) for i in range(N_PIXELS)]
 _NUMBERED_FROM_1 = [str(i) for i in range(1, N_PIXELS + 1)]
+# First header cells that name a row index or an id, not a label or a pixel:
+# pandas' unnamed index ("" when written, "Unnamed: 0" when read back and
+# written again), reset_index()'s "index", Kaggle's "ImageId".
+_INDEX_NAMES = ("", "unnamed: 0", "index", "level_0", "id", "imageid")
+# A headerless first column that counts 0..n-1 (or 1..n) is taken as row
+# numbers only over more rows than there are digits: ten drawings labelled
+# 0-9, in order, are a real file.
+_INDEX_MIN_ROWS = 11
+# MNIST as OpenML's "mnist_784" holds it: the 60,000 training images, then the
+# 10,000 test images, in the order of LeCun's files.
+_OPENML_NAME = "mnist_784"
+_N_TRAIN, _N_TEST = 60000, 10000
+_MNIST_HEADER = "label," + ",".join(
+    f"{row}x{col}" for row in range(1, 29) for col in range(1, 29)
+)
 _LAYOUTS = (
     "an MNIST CSV has 785 columns (a label and 784 pixels, one per pixel of a "
     "28x28 image) or 784 (pixels only, like Kaggle's test.csv)"
@@ -114,8 +141,9 @@ def load_mnist(subset="train", data_dir=None):
         Which file: ``mnist_train.csv`` or ``mnist_test.csv``.
     data_dir : str, os.PathLike or None, default=None
         A folder holding ``mnist_<subset>.csv`` or ``mnist_<subset>.csv.gz``
-        (the layout of the files people download). None gives
-        :func:`load_mnist_sample`, so scripts run without a download.
+        (the layout of the files people download, and of those
+        :func:`fetch_mnist_csv` writes). None gives :func:`load_mnist_sample`,
+        so scripts run without a download.
 
     Returns
     -------
@@ -139,8 +167,110 @@ def load_mnist(subset="train", data_dir=None):
             return load_mnist_csv(Path(data_dir) / name)
     raise ValueError(
         f"{data_dir}: no mnist_{subset}.csv or mnist_{subset}.csv.gz in this folder; "
-        "point data_dir at the folder that holds the MNIST CSV files."
+        "point data_dir at the folder that holds the MNIST CSV files, or write "
+        "them there with skdigits.datasets.fetch_mnist_csv(data_dir)."
     )
+
+
+def fetch_mnist_csv(output_dir=".", *, data_home=None):
+    """Download MNIST from OpenML and write ``mnist_train.csv`` and ``mnist_test.csv``.
+
+    For those who have neither Kaggle's files nor the widely shared CSVs:
+    :func:`sklearn.datasets.fetch_openml` downloads ``"mnist_784"`` (cached
+    in ``data_home`` for the next time), and the 60,000 training and 10,000 test
+    images are written, in MNIST's order, in the layout
+    ``label,1x1,...,28x28`` that :func:`load_mnist` and the command line read.
+    Both files are written to temporary files first and renamed at the end,
+    so a failed run leaves existing files as they were.
+
+    Parameters
+    ----------
+    output_dir : str or os.PathLike, default="."
+        The folder to write to; made if missing.
+    data_home : str or os.PathLike, default=None
+        scikit-learn's download cache (None: ``~/scikit_learn_data``).
+
+    Returns
+    -------
+    paths : tuple of pathlib.Path
+        ``mnist_train.csv`` and ``mnist_test.csv``.
+
+    Raises
+    ------
+    ValueError
+        When the download fails, OpenML's data is not MNIST's 70,000 images
+        of 784 grey levels 0-255 with the digits 0-9 as labels, or a file
+        cannot be written. The message is one line and says what to do.
+    """
+    from sklearn.datasets import fetch_openml
+
+    try:
+        mnist = fetch_openml(
+            _OPENML_NAME, version=1, as_frame=False, data_home=data_home
+        )
+    except (OSError, ValueError) as exc:
+        raise ValueError(
+            f"cannot download {_OPENML_NAME!r} from OpenML "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())}). Check the "
+            "connection (fetch_openml needs https://openml.org), or download "
+            "Kaggle's 'MNIST in CSV' dataset instead."
+        ) from None
+    X, y = _checked_openml_mnist(mnist.data, mnist.target)
+    output_dir = Path(output_dir)
+    paths = (output_dir / "mnist_train.csv", output_dir / "mnist_test.csv")
+    parts = (slice(0, _N_TRAIN), slice(_N_TRAIN, None))
+    path = output_dir
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.ExitStack() as stack:  # renamed together, at the end
+            for path, part in zip(paths, parts):
+                file = stack.enter_context(atomic_output(path))
+                _write_mnist_rows(file, X[part], y[part])
+    except OSError as exc:
+        raise ValueError(
+            f"{path}: cannot write it ({exc.strerror or exc}); no existing file "
+            "was replaced. Free some space, or choose another folder."
+        ) from None
+    return paths
+
+
+def _checked_openml_mnist(data, target):
+    """``(X, y)`` as uint8 and int64, or a ValueError if it is not MNIST."""
+    data = np.asarray(data)
+    where = f"OpenML's {_OPENML_NAME!r}"
+    if data.shape != (_N_TRAIN + _N_TEST, N_PIXELS):
+        raise ValueError(
+            f"{where} has shape {data.shape}, not MNIST's "
+            f"({_N_TRAIN + _N_TEST}, {N_PIXELS}). Clear scikit-learn's cache "
+            "(sklearn.datasets.get_data_home()) and run again."
+        )
+    X = data.astype(np.uint8)
+    if not np.array_equal(X, data):
+        raise ValueError(
+            f"{where} holds values other than the grey levels 0-255. Clear "
+            "scikit-learn's cache (sklearn.datasets.get_data_home()) and run again."
+        )
+    labels = np.asarray(target).astype(str)
+    if not np.isin(labels, [str(d) for d in range(10)]).all():
+        raise ValueError(
+            f"{where} has labels other than the digits 0-9. Clear "
+            "scikit-learn's cache (sklearn.datasets.get_data_home()) and run again."
+        )
+    return X, labels.astype(np.int64)
+
+
+def _write_mnist_rows(file, X, y):
+    """Write the header and one ``label,pixel,...`` line per image to ``file``."""
+    file.write(_MNIST_HEADER + "\n")
+    cells = np.array([str(v) for v in range(256)], dtype=object)
+    for start in range(0, len(X), _BLOCK_LINES):
+        block = cells[X[start : start + _BLOCK_LINES]]
+        labels = y[start : start + _BLOCK_LINES]
+        file.write(
+            "".join(
+                f"{label}," + ",".join(row) + "\n" for label, row in zip(labels, block)
+            )
+        )
 
 
 def load_mnist_csv(path, *, member=None):
@@ -151,6 +281,14 @@ def load_mnist_csv(path, *, member=None):
     named ``label``, or else the first of 785 columns; a file with 784 columns
     has no labels. The file is checked completely: nothing is silently
     dropped, converted or clipped.
+
+    A first column that is a row index, not a label (``index``, ``ImageId``,
+    pandas' unnamed index, or without a header a column counting ``0..n-1`` or
+    ``1..n`` over more than ten rows, in front of 784 pixels or a label and 784
+    pixels), is left out with a ``UserWarning`` when it holds exactly the row
+    numbers, and refused otherwise (the rows were reordered, or it is an id).
+    Empty cells at the end of a line (a spreadsheet's trailing commas) are
+    ignored.
 
     Parameters
     ----------
@@ -189,6 +327,7 @@ def load_mnist_csv(path, *, member=None):
         result = _read_fast(source, layout)
         if result is None:
             result = _read_careful(source, layout)
+        result = _leave_out_row_numbers(source, layout, *result)
     except _CORRUPT as exc:
         raise ValueError(
             f"{source.name}: the file is truncated or corrupt ({exc}). "
@@ -285,20 +424,13 @@ def _resolve_source(path, member):
 
 def _pick_member(path, member):
     """The archive member to read: ``member``, or the archive's only CSV."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if not n.endswith("/")]
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ValueError(
-            f"{path}: not a readable zip archive ({exc}). The download may be "
-            "incomplete: download it again."
-        ) from None
-    csvs = [n for n in names if n.lower().endswith(".csv") and "__MACOSX" not in n]
+    names = _zip_names(path)
+    csvs = _csv_names(names)
     if member is None:
         if len(csvs) == 1:
             return csvs[0]
         what = f"{len(csvs)} CSV files" if csvs else "no CSV file"
-        example = (csvs or names or ["train.csv"])[0]
+        example = (_image_files(csvs) or csvs or names or ["train.csv"])[0]
         raise ValueError(
             f"{path} holds {what}; choose one with member=, e.g. "
             f"load_mnist_csv({str(path)!r}, member={example!r}). "
@@ -315,6 +447,41 @@ def _pick_member(path, member):
     )
 
 
+def _image_files(names):
+    """The members of ``names`` that may hold images: Kaggle's
+    ``sample_submission.csv`` (``ImageId,Label``) does not."""
+    return [name for name in names if "submission" not in name.lower()]
+
+
+def _csv_members(path):
+    """The CSV members of the zip archive ``path`` (in the archive's order), or
+    None when ``path`` is not a zip archive; a damaged archive is a ValueError."""
+    path = Path(os.fsdecode(os.fspath(path)))
+    try:
+        with open(path, "rb") as stream:
+            if stream.read(2) != b"PK":
+                return None
+    except OSError:
+        return None  # the loader names the problem
+    return _csv_names(_zip_names(path))
+
+
+def _zip_names(path):
+    """The file names inside the zip archive ``path``."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return [n for n in archive.namelist() if not n.endswith("/")]
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ValueError(
+            f"{path}: not a readable zip archive ({exc}). The download may be "
+            "incomplete: download it again."
+        ) from None
+
+
+def _csv_names(names):
+    return [n for n in names if n.lower().endswith(".csv") and "__MACOSX" not in n]
+
+
 # --- the first line: header or not, which column is the label ---------------
 
 
@@ -322,15 +489,31 @@ def _pick_member(path, member):
 class _Layout:
     """What the first non-blank line says about the file."""
 
-    n_columns: int
+    n_columns: int  # values read from a line: row index, label and pixels
     label_index: int = None  # None: the file has no labels
     names: tuple = None  # header cells; None when there is no header
     skip_lines: int = 0  # lines before the first data row
+    index_column: int = None  # 0 when the first column is a row index or id
+    width: int = None  # cells on the first line, trailing empty cells included
 
     def column(self, index):
         """Column ``index`` (0-based) as named in error messages."""
         name = f" ({self.names[index]!r})" if self.names else ""
         return f"column {index + 1}{name}"
+
+    def kind(self, index):
+        """``"label"``, ``"row index"`` or ``"pixel"``: what column ``index`` holds."""
+        if index == self.label_index:
+            return "label"
+        return "row index" if index == self.index_column else "pixel"
+
+    def pixel_mask(self):
+        """Boolean mask of the pixel columns among the ``n_columns`` values."""
+        pixels = np.ones(self.n_columns, dtype=bool)
+        for index in (self.label_index, self.index_column):
+            if index is not None:
+                pixels[index] = False
+        return pixels
 
 
 def _read_layout(source):
@@ -358,16 +541,22 @@ def _layout_of_line(line, lineno, name):
     except UnicodeDecodeError:
         raise _binary_error(name, lineno) from None
     cells = [cell.strip().strip("\"'").strip() for cell in text.split(",")]
-    n_columns = len(cells)
+    width = len(cells)
+    while len(cells) > 1 and not cells[-1]:  # a spreadsheet's empty last column
+        cells.pop()
     if _is_header(cells):
-        return _header_layout(cells, lineno, name, text)
-    if n_columns not in (N_PIXELS, N_PIXELS + 1):
+        return _header_layout(cells, lineno, name, text, width)
+    n_columns = len(cells)
+    if n_columns not in (N_PIXELS, N_PIXELS + 1, N_PIXELS + 2):
         raise ValueError(
             f"{name}: line {lineno} has {n_columns} values, but {_LAYOUTS}."
             f"{_separator_hint(text)}"
         )
-    label = 0 if n_columns == N_PIXELS + 1 else None
-    return _Layout(n_columns, label, None, lineno - 1)
+    # 786 values: a row index in front of a label and the pixels, or an error
+    # (see _leave_out_row_numbers); 785: the label first (or a row index)
+    label = {N_PIXELS: None, N_PIXELS + 1: 0, N_PIXELS + 2: 1}[n_columns]
+    index = 0 if n_columns == N_PIXELS + 2 else None
+    return _Layout(n_columns, label, None, lineno - 1, index, width)
 
 
 def _is_header(cells):
@@ -381,32 +570,108 @@ def _is_header(cells):
     return cells[-N_PIXELS:] in (_NUMBERED_FROM_0, _NUMBERED_FROM_1)
 
 
-def _header_layout(cells, lineno, name, text):
-    """The layout told by a header line: its width and its label column."""
+def _header_layout(cells, lineno, name, text, width):
+    """The layout told by a header line: its width, its label and index columns."""
     n_columns = len(cells)
     where = f"{name}: line {lineno}: the header"
     lowered = [cell.lower() for cell in cells]
-    label = lowered.index("label") if "label" in lowered else None
-    if lowered[0] in ("", "unnamed: 0") and n_columns > N_PIXELS:
+    if lowered == ["imageid", "label"]:
         raise ValueError(
-            f"{where}'s first column has no name: it looks like a row index "
-            "written by pandas' DataFrame.to_csv. Save the file with "
-            "to_csv(..., index=False), with the labels in a column named 'label'."
+            f"{where} is ImageId,Label: this is a file of predictions (Kaggle's "
+            "sample_submission.csv), not of images. Pass train.csv or test.csv."
         )
-    if label is not None and n_columns != N_PIXELS + 1:
+    index = 0 if lowered[0] in _INDEX_NAMES and n_columns > N_PIXELS else None
+    first = 0 if index is None else 1  # the first label or pixel column
+    n_values = n_columns - first
+    label = lowered.index("label", first) if "label" in lowered[first:] else None
+    if label is not None and n_values != N_PIXELS + 1:
         raise ValueError(
-            f"{where} has a 'label' column and {n_columns - 1} pixel columns, "
+            f"{where} has a 'label' column and {n_values - 1} pixel columns, "
             f"but a labeled MNIST file has {N_PIXELS} pixel columns (785 "
             "columns in all). The file is damaged or not a 28x28 image file: "
             "download or export it again."
         )
-    if n_columns not in (N_PIXELS, N_PIXELS + 1):
+    if n_values not in (N_PIXELS, N_PIXELS + 1):
         raise ValueError(
             f"{where} has {n_columns} column(s), but {_LAYOUTS}.{_separator_hint(text)}"
         )
-    if label is None and n_columns == N_PIXELS + 1:
-        label = 0
-    return _Layout(n_columns, label, tuple(cells), lineno)
+    if label is None and n_values == N_PIXELS + 1:
+        label = first
+    return _Layout(n_columns, label, tuple(cells), lineno, index, width)
+
+
+# --- a first column of row numbers: left out, or refused --------------------
+
+
+def _leave_out_row_numbers(source, layout, X, y, index):
+    """``(X, y)`` without a first column of row numbers (with a warning).
+
+    The column is the one the header names as an index (``index``, ``ImageId``,
+    pandas' unnamed index), the first of 786 headerless columns, or the
+    headerless label column when it counts ``0..n-1`` or ``1..n`` over at least
+    ``_INDEX_MIN_ROWS`` rows. A named or 786th column that does not hold the
+    row numbers is refused: its rows were reordered, or it is an id.
+    """
+    if len(X) == 0:
+        return X, y
+    if layout.index_column is None:
+        if layout.names is not None or y is None or len(y) < _INDEX_MIN_ROWS:
+            return X, y
+        if _row_numbers_start(y) is None:
+            return X, y
+        y, index = None, y
+    start = _row_numbers_start(index)
+    if start is None:
+        raise _not_row_numbers_error(source, layout, index)
+    warnings.warn(
+        f"{source.name}: {layout.column(0)} holds the row numbers "
+        f"{start}..{start + len(index) - 1}, not a label or pixels: it was left "
+        "out. Save the file without it (DataFrame.to_csv(..., index=False)) to "
+        "silence this warning.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return X, y
+
+
+def _row_numbers_start(values):
+    """0 or 1 when ``values`` are ``0..n-1`` or ``1..n`` in order, else None."""
+    for start in (0, 1):
+        if values[0] == start and np.array_equal(
+            values, np.arange(start, start + len(values))
+        ):
+            return start
+    return None
+
+
+def _not_row_numbers_error(source, layout, index):
+    """The ValueError for an index column that is not the row numbers."""
+    start = 1 if index[0] == 1 else 0
+    row = int(np.flatnonzero(index != np.arange(start, start + len(index)))[0])
+    lineno = _line_of_row(source, layout, row)
+    found = f"line {lineno} holds {index[row]}, not {start + row}"
+    if layout.names is None:
+        return ValueError(
+            f"{source.name}: line {layout.skip_lines + 1} has {layout.n_columns} "
+            f"values, but {_LAYOUTS}, and its column 1 is not a row index either "
+            f"({found}). Delete the extra column, or download the file again."
+        )
+    return ValueError(
+        f"{source.name}: line {lineno}, {layout.column(0)}: {index[row]} where row "
+        f"number {start + row} was expected. The column is a row index or an id, "
+        "not a label or a pixel, and the rows are not in its order: save the file "
+        "without it (DataFrame.to_csv(..., index=False)) or delete the column."
+    )
+
+
+def _line_of_row(source, layout, row):
+    """The 1-based line number of data row ``row`` (0-based; blank lines skipped)."""
+    with source.open() as stream:
+        for block in _data_blocks(stream, layout, source.name):
+            if row < len(block):
+                return block[row][0]
+            row -= len(block)
+    return None  # pragma: no cover - the row was read from this file
 
 
 def _is_number(cell):
@@ -478,14 +743,19 @@ _CHECKED_CHUNK_ROWS = 1024
 def _read_fast(source, layout):
     """Parse with pandas' C engine; None when the file needs the careful pass.
 
-    pandas >= 3 refuses a pixel out of 0-255 in ``dtype=uint8``; older pandas
-    wraps it (300 becomes 44), so there the pixels are parsed as int64, a
-    chunk of rows at a time, and checked here.
+    Returns ``(X, y, index)``: the pixels, the labels (or None) and the first
+    column when it may be a row index (or None). pandas >= 3 refuses a pixel
+    out of 0-255 in ``dtype=uint8``; older pandas wraps it (300 becomes 44),
+    so there the pixels are parsed as int64, a chunk of rows at a time, and
+    checked here. The empty cells of trailing commas are parsed as text and
+    checked to be empty.
     """
     checked = not _pandas_refuses_wrapping()
     dtype = dict.fromkeys(range(layout.n_columns), np.int64 if checked else np.uint8)
-    if layout.label_index is not None:
-        dtype[layout.label_index] = np.int64
+    for index in (layout.label_index, layout.index_column):
+        if index is not None:
+            dtype[index] = np.int64
+    dtype.update(dict.fromkeys(range(layout.n_columns, layout.width), object))
     with source.open() as stream:
         for _ in range(layout.skip_lines):
             stream.readline()
@@ -496,7 +766,7 @@ def _read_fast(source, layout):
                 frames = pd.read_csv(
                     reader,
                     header=None,
-                    names=range(layout.n_columns),
+                    names=range(layout.width),
                     dtype=dtype,
                     index_col=False,
                     na_filter=False,
@@ -515,20 +785,26 @@ def _read_fast(source, layout):
             return None
     if not parts:
         return None
-    if reader.commas != sum(len(X) for X, _ in parts) * (layout.n_columns - 1):
+    if reader.commas != sum(len(part[0]) for part in parts) * (layout.width - 1):
         return None
     if len(parts) == 1:
         return parts[0]
-    y = None if layout.label_index is None else np.concatenate([y for _, y in parts])
-    return np.concatenate([X for X, _ in parts]), y
+    return tuple(
+        None if column[0] is None else np.concatenate(column) for column in zip(*parts)
+    )
 
 
 def _frame_arrays(frame, layout, checked):
-    """``(X, y)`` of a parsed frame; None when ``checked`` finds a pixel out of
-    0-255 (the careful pass then names its line)."""
-    y = None
-    if layout.label_index is not None:
-        y = frame.pop(layout.label_index).to_numpy(dtype=np.int64)
+    """``(X, y, index)`` of a parsed frame; None when ``checked`` finds a pixel
+    out of 0-255, or a trailing cell is not empty (the careful pass then names
+    its line)."""
+    for name in range(layout.n_columns, layout.width):
+        if frame.pop(name).str.strip().ne("").any():
+            return None
+    y, index = (
+        None if column is None else frame.pop(column).to_numpy(dtype=np.int64)
+        for column in (layout.label_index, layout.index_column)
+    )
     # Column by column: the frame holds one block per column, and this avoids
     # a consolidated copy next to the C-ordered result.
     X = np.empty((len(frame), N_PIXELS), dtype=np.uint8)
@@ -537,7 +813,7 @@ def _frame_arrays(frame, layout, checked):
         if checked and column.size and not 0 <= column.min() <= column.max() <= 255:
             return None
         X[:, j] = column
-    return X, y
+    return X, y, index
 
 
 # --- the careful pass: line by line, to name the first bad line -------------
@@ -546,13 +822,12 @@ def _frame_arrays(frame, layout, checked):
 def _read_careful(source, layout):
     """Check every line; raise ValueError at the first bad one, else load it.
 
-    Blocks of plain lines (digits and commas, values in range) are parsed at
-    once; a block with anything else is gone through cell by cell.
+    Returns ``(X, y, index)`` as :func:`_read_fast` does. Blocks of plain
+    lines (digits and commas, values in range) are parsed at once; a block
+    with anything else is gone through cell by cell.
     """
-    X_blocks, y_blocks = [], []
-    pixels = np.ones(layout.n_columns, dtype=bool)
-    if layout.label_index is not None:
-        pixels[layout.label_index] = False
+    X_blocks, y_blocks, index_blocks = [], [], []
+    pixels = layout.pixel_mask()
     with source.open() as stream:
         for block in _data_blocks(stream, layout, source.name):
             values = _plain_values(block, layout, pixels)
@@ -560,11 +835,15 @@ def _read_careful(source, layout):
                 rows = [_parse_row(line, n, layout, source.name) for n, line in block]
                 values = np.array(rows, dtype=np.int64)
             X_blocks.append(values[:, pixels].astype(np.uint8))
-            y_blocks.append(values[:, ~pixels].ravel())
+            if layout.label_index is not None:
+                y_blocks.append(values[:, layout.label_index])
+            if layout.index_column is not None:
+                index_blocks.append(values[:, layout.index_column])
     if not X_blocks:
-        return np.empty((0, N_PIXELS), dtype=np.uint8), None
-    y = None if layout.label_index is None else np.concatenate(y_blocks)
-    return np.concatenate(X_blocks), y
+        return np.empty((0, N_PIXELS), dtype=np.uint8), None, None
+    y = np.concatenate(y_blocks) if y_blocks else None
+    index = np.concatenate(index_blocks) if index_blocks else None
+    return np.concatenate(X_blocks), y, index
 
 
 def _data_blocks(stream, layout, name):
@@ -586,7 +865,7 @@ def _data_blocks(stream, layout, name):
 
 def _plain_values(block, layout, pixels):
     """The int64 values of a block of plain, valid lines; None otherwise."""
-    lines = [line.rstrip(b"\r\n") for _, line in block]
+    lines = [_no_trailing_commas(line, layout.n_columns) for _, line in block]
     joined = b",".join(lines)
     if (
         joined.translate(None, b"0123456789,")
@@ -604,14 +883,25 @@ def _plain_values(block, layout, pixels):
     return values
 
 
+def _no_trailing_commas(line, n_columns):
+    """``line`` without its line end and the commas after its ``n_columns``
+    values (the empty last columns of a spreadsheet export)."""
+    line = line.rstrip(b"\r\n")
+    while line.endswith(b",") and line.count(b",") >= n_columns:
+        line = line[:-1]
+    return line
+
+
 def _parse_row(line, lineno, layout, name):
     """The values of one data line, label included, or a ValueError."""
     cells = [cell.strip() for cell in line.rstrip(b"\r\n").split(b",")]
+    while len(cells) > layout.n_columns and not cells[-1]:  # trailing commas
+        cells.pop()
     if len(cells) != layout.n_columns:
         raise _column_count_error(len(cells), lineno, layout, name)
     values = [_cell_value(cell) for cell in cells]
     for index, value in enumerate(values):
-        problem = _cell_problem(value, cells[index], index == layout.label_index)
+        problem = _cell_problem(value, cells[index], layout.kind(index))
         if problem:
             raise ValueError(
                 f"{name}: line {lineno}, {layout.column(index)}: {problem}"
@@ -640,8 +930,8 @@ def _cell_value(cell):
         return None
 
 
-def _cell_problem(value, cell, is_label):
-    """What is wrong with one cell, or None."""
+def _cell_problem(value, cell, kind):
+    """What is wrong with one cell of a ``kind`` column, or None."""
     shown = cell[:20].decode("utf-8", "replace")
     if not cell:
         return "the cell is empty. Fill it in (0 is background) or delete the line."
@@ -654,20 +944,17 @@ def _cell_problem(value, cell, is_label):
             "or delete the line."
         )
     if isinstance(value, float):
-        kind = "label" if is_label else "pixel"
         return f"{shown!r} is not an integer; each {kind} must be a whole number."
-    if is_label and value < 0:
+    if kind == "label" and value < 0:
         return (
             f"label {value} is negative; labels must be non-negative integers "
             "(0-9 for digits, 1-26 for EMNIST letters). Fix the label or delete "
             "the line."
         )
-    if is_label and value >= 2**63:
-        return (
-            f"label {shown} is too large for a class label. Fix the label or "
-            "delete the line."
-        )
-    if not is_label and not 0 <= value <= 255:
+    if kind != "pixel" and not -(2**63) <= value < 2**63:
+        what = "a class label" if kind == "label" else "a row number"
+        return f"{kind} {shown} is too large for {what}. Fix it or delete the line."
+    if kind == "pixel" and not 0 <= value <= 255:
         return (
             f"pixel value {value} is outside 0-255. Pixels must be 8-bit grey "
             "levels: fix the cell, or rescale the file to 0-255."
@@ -679,13 +966,13 @@ def _row_hint(values, layout, bad_index):
     """Extra advice for a decimal number: is the row already scaled to [0, 1]?"""
     if not isinstance(values[bad_index], float):
         return ""
-    pixels = [v for i, v in enumerate(values) if i != layout.label_index]
+    pixels = [v for v, is_pixel in zip(values, layout.pixel_mask()) if is_pixel]
     scaled = all(v is not None and 0 <= v <= 1 for v in pixels)
     if scaled and any(isinstance(v, float) for v in pixels):
         return (
             " The pixels look already scaled to [0, 1]: load the original 0-255 "
             "file, or save np.rint(X * 255).astype(np.uint8) instead."
         )
-    if bad_index == layout.label_index:
-        return " Save the labels as integers."
+    if layout.kind(bad_index) != "pixel":
+        return f" Save the {layout.kind(bad_index)} column as integers."
     return " Save the pixels as integers 0-255 (e.g. X.astype(np.uint8))."

@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,8 +35,9 @@ def small_csv(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory, small_csv):
-    """A model trained once for the evaluate/predict tests."""
-    path = tmp_path_factory.mktemp("model") / "model.joblib"
+    """A model trained once for the evaluate/predict tests (a .skops file: a
+    .joblib one adds a note on stderr when it is loaded)."""
+    path = tmp_path_factory.mktemp("model") / "model.skops"
     argv = ["train", "--train", small_csv, "--epochs", "10", "--hidden", "64"]
     assert main([*argv, "--model", str(path)]) == 0
     return path
@@ -56,9 +59,13 @@ def _float_after(label, text):
     return float(match.group(1))
 
 
-def _assert_one_line_error(capsys, rc):
+def _assert_one_line_error(capsys, rc, note=None):
+    """The error line; ``note``: the start of one note line expected before it."""
     out, err = capsys.readouterr()
     assert rc == 2
+    if note is not None:
+        first, err = err.split("\n", 1)
+        assert first.startswith(f"skdigits: note: {note}"), first
     assert err.startswith("skdigits: error: ")
     assert err.count("\n") == 1 and err.endswith("\n"), err
     assert "Traceback" not in err
@@ -180,6 +187,24 @@ def test_evaluate_prints_accuracy_report_and_confusion_matrix(model_path, capsys
         if re.match(r"^ +\d +(\d+ +){9}\d+$", line)
     ]
     assert diagonal == [int(np.sum((y == d) & (y_pred == d))) for d in range(10)]
+
+
+def test_evaluate_of_a_model_that_never_predicts_a_digit_prints_no_warning(
+    tmp_path, capsys
+):
+    # classification_report's UndefinedMetricWarning is three lines of stderr
+    from sklearn.dummy import DummyClassifier
+
+    from skdigits import save_model
+
+    X, y = load_mnist_csv(TEST)
+    path = tmp_path / "dummy.skops"
+    save_model(DummyClassifier(strategy="most_frequent").fit(X, y), path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["evaluate", "--model", str(path), "--data", TEST]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "macro avg" in out
 
 
 def test_evaluate_plots_are_png_files(model_path, tmp_path, capsys):
@@ -519,7 +544,10 @@ def test_errors_are_one_line_exit_2_and_leave_outputs_alone(
         argv[1:1] = ["--model", str(model_path)]
     if command == "predict":
         argv += ["--output", str(existing["out.csv"])]
-    err = _assert_one_line_error(capsys, main(argv))
+    # loading a .joblib file is announced, because it runs code
+    joblib_model = BAD_ARGUMENTS[case][0][1:3] == ["--model", "{not_model}"]
+    note = "loading" if joblib_model else None
+    err = _assert_one_line_error(capsys, main(argv), note=note)
     assert needle in err
     for path in existing.values():
         assert path.read_bytes() == b"precious\n"
@@ -636,11 +664,12 @@ def test_train_with_lbfgs_leaves_out_the_recipes_minibatch_only_parts(
 
 @pytest.mark.parametrize("command", ["predict-image", "serve"])
 def test_reading_images_needs_a_model_with_predict_proba(command, tmp_path, capsys):
-    import joblib
     from sklearn.svm import LinearSVC
 
-    path = tmp_path / "svm.joblib"
-    joblib.dump(LinearSVC().fit(np.eye(4), [0, 1, 0, 1]), path)
+    from skdigits import save_model
+
+    path = tmp_path / "svm.skops"
+    save_model(LinearSVC().fit(np.eye(4), [0, 1, 0, 1]), path)
     argv = [command, "--model", str(path)]
     rc = main(argv + (["digit.png"] if command == "predict-image" else ["--port", "0"]))
     err = _assert_one_line_error(capsys, rc)
@@ -728,3 +757,455 @@ def test_serve_names_the_serve_extra_when_pillow_or_skops_is_missing(
             err = _assert_one_line_error(capsys, main(["serve", "--port", "0"]))
         assert 'pip install "skdigits[serve]"' in err
         assert ("Pillow" if module == "PIL" else "skops") in err
+
+
+# --- files and arguments: index columns, spreadsheet exports, zips, outputs -----
+
+KAGGLE_PIXELS = [f"pixel{i}" for i in range(784)]
+
+
+def _write_csv(path, table, header=None, line_end="\n"):
+    """``table`` (rows of integers) as CSV text, with an optional header line."""
+    lines = [",".join(header)] if header is not None else []
+    lines += [",".join(map(str, row)) for row in np.asarray(table).tolist()]
+    path.write_text(line_end.join(lines) + line_end)
+    return str(path)
+
+
+def test_a_row_index_column_is_left_out_or_refused_never_read_as_labels(
+    model_path, tmp_path, capsys
+):
+    X, y = load_mnist_csv(TEST)
+    X, y = X[:200], y[:200]
+    rows = np.arange(200)
+    # df.reset_index().to_csv(...) of Kaggle's test.csv: predict reads the pixels
+    reset = _write_csv(
+        tmp_path / "test_reset.csv",
+        np.column_stack([rows, X]),
+        ["index"] + KAGGLE_PIXELS,
+    )
+    output = tmp_path / "submission.csv"
+    argv = ["predict", "--model", str(model_path), "--data", reset]
+    assert main([*argv, "--output", str(output)]) == 0
+    err = capsys.readouterr().err
+    assert re.fullmatch(
+        r"skdigits: note: \S+test_reset.csv: column 1 \('index'\) "
+        r"holds the row numbers 0..199, .*\n",
+        err,
+    ), err
+    expected = load_model(model_path).predict(X)
+    labels = [int(line.split(",")[1]) for line in output.read_text().split()[1:]]
+    assert labels == expected.tolist()
+    # ... and evaluate says there are no labels, instead of scoring the index
+    rc = main(["evaluate", "--model", str(model_path), "--data", reset])
+    err = _assert_one_line_error(capsys, rc, note="")
+    assert "--data" in err and "test_reset.csv has no label column" in err
+    # a headerless Kaggle train.csv with its row numbers: the label is column 2
+    indexed = _write_csv(tmp_path / "train_indexed.csv", np.column_stack([rows, y, X]))
+    assert main(["evaluate", "--model", str(model_path), "--data", indexed]) == 0
+    accuracy = _float_after("accuracy", capsys.readouterr().out)
+    assert accuracy == pytest.approx(np.mean(expected == y), abs=1e-4)
+
+
+def test_a_label_column_of_row_ids_is_refused_by_train_and_evaluate(
+    model_path, tmp_path, capsys
+):
+    X, _ = load_mnist_csv(TEST)
+    shuffled = np.random.default_rng(0).permutation(300) + 1000  # ids, shuffled
+    joined = np.concatenate([np.arange(200), np.arange(100)])  # two files' indexes
+    # (twelve drawings of the ten digits are a real file: 10 labels, 12 rows)
+    twelve = _write_csv(
+        tmp_path / "twelve.csv", np.column_stack([[*range(10), 1, 7], X[:12]])
+    )
+    assert main(["evaluate", "--model", str(model_path), "--data", twelve]) == 0
+    capsys.readouterr()
+    model = tmp_path / "m.skops"
+    for name, ids, n_classes in (("ids", shuffled, 300), ("joined", joined, 200)):
+        path = _write_csv(tmp_path / f"{name}.csv", np.column_stack([ids, X[:300]]))
+        for argv in (
+            ["train", *SMALL, "--train", path, "--model", str(model)],
+            ["evaluate", "--model", str(model_path), "--data", path],
+        ):
+            err = _assert_one_line_error(capsys, main(argv))
+            assert f"{name}.csv: its 300 rows have {n_classes} different labels" in err
+            assert "row id" in err and f"make {n_classes} classes" in err
+    assert not model.exists()
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_a_spreadsheet_export_with_trailing_commas_is_read(
+    model_path, tmp_path, capsys, line_end
+):
+    X, y = load_mnist_csv(TEST)
+    header = ["label"] + KAGGLE_PIXELS + [""]  # an empty last column
+    table = np.column_stack([y[:100], X[:100]]).astype(object)
+    table = np.column_stack([table, np.full(100, "")])
+    path = _write_csv(tmp_path / "export.csv", table, header, line_end)
+    assert main(["evaluate", "--model", str(model_path), "--data", path]) == 0
+    expected = np.mean(load_model(model_path).predict(X[:100]) == y[:100])
+    assert _float_after("accuracy", capsys.readouterr().out) == pytest.approx(
+        expected, abs=1e-4
+    )
+
+
+@pytest.fixture()
+def kaggle_zip(tmp_path):
+    """``digit-recognizer.zip`` as Kaggle ships it (members in its order), made
+    from 300 labelled and 50 unlabelled rows of the test sample."""
+    import zipfile
+
+    X, y = load_mnist_csv(TEST)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    train = _write_csv(
+        folder / "train.csv",
+        np.column_stack([y[:300], X[:300]]),
+        ["label", *KAGGLE_PIXELS],
+    )
+    test = _write_csv(folder / "test.csv", X[300:350], KAGGLE_PIXELS)
+    path = tmp_path / "digit-recognizer.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("sample_submission.csv", "ImageId,Label\n1,0\n2,0\n")
+        archive.write(test, "test.csv")
+        archive.write(train, "train.csv")
+    return path, train, test
+
+
+def test_commands_read_the_member_of_kaggles_zip_they_need(
+    kaggle_zip, model_path, tmp_path, capsys
+):
+    path, train_csv, test_csv = kaggle_zip
+    model = tmp_path / "kaggle.skops"
+    argv = ["train", "--train", str(path), "--epochs", "1", "--hidden", "16"]
+    assert main([*argv, "--model", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "training on 300 images from" in out and "(member 'train.csv')" in out
+    # evaluate reads train.csv, the labelled one; predict reads test.csv
+    evaluate = ["evaluate", "--model", str(model_path), "--data"]
+    assert main([*evaluate, str(path)]) == 0
+    from_zip = capsys.readouterr().out
+    assert "(member 'train.csv')" in from_zip
+    assert main([*evaluate, train_csv]) == 0
+    assert _float_after("accuracy", from_zip) == _float_after(
+        "accuracy", capsys.readouterr().out
+    )
+    output = tmp_path / "submission.csv"
+    predict = ["predict", "--model", str(model_path), "--data", str(path)]
+    assert main([*predict, "--output", str(output)]) == 0
+    assert len(output.read_text().splitlines()) == 51  # test.csv's 50 rows
+    # --member chooses another
+    assert main([*predict, "--member", "train.csv", "--output", str(output)]) == 0
+    assert len(output.read_text().splitlines()) == 301
+    rc = main([*evaluate, str(path), "--member", "test.csv"])
+    assert "no label column" in _assert_one_line_error(capsys, rc)
+    rc = main([*predict, "--member", "sample_submission.csv", "--output", "x.csv"])
+    err = _assert_one_line_error(capsys, rc)
+    assert "--data" in err and "ImageId,Label" in err and "predictions" in err
+
+
+def test_zip_member_errors_name_the_member_option(
+    kaggle_zip, model_path, tmp_path, capsys
+):
+    import zipfile
+
+    path, train_csv, test_csv = kaggle_zip
+    other = tmp_path / "two.zip"
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.write(train_csv, "a.csv")
+        archive.write(test_csv, "b.csv")
+    evaluate = ["evaluate", "--model", str(model_path), "--data"]
+    err = _assert_one_line_error(capsys, main([*evaluate, str(other)]))
+    assert "2 CSV files (a.csv, b.csv)" in err and "--member a.csv" in err
+    assert "member=" not in err
+    err = _assert_one_line_error(capsys, main([*evaluate, str(path), "--member", "x"]))
+    assert "--member x" in err and "train.csv" in err and "member=" not in err
+    err = _assert_one_line_error(capsys, main([*evaluate, TEST, "--member", "x.csv"]))
+    assert "--member x.csv" in err and "not a zip archive" in err
+    rc = main([*evaluate, str(tmp_path / "gone.zip"), "--member", "train.csv"])
+    assert "gone.zip: no such file" in _assert_one_line_error(capsys, rc)
+    model = tmp_path / "m.skops"
+    rc = main(["train", *SMALL, "--member", "train.csv", "--model", str(model)])
+    err = _assert_one_line_error(capsys, rc)
+    assert "--member train.csv" in err and "add --train" in err
+    # train's --member is --train's: a --test zip without mnist_test.csv is refused
+    rc = main(["train", *SMALL, "--test", str(path), "--model", str(model)])
+    err = _assert_one_line_error(capsys, rc)
+    assert "--test" in err and "none of them mnist_test.csv" in err
+    assert "unzip it" in err and "--member" not in err
+    assert not model.exists()
+    args = cli.build_parser().parse_args(
+        ["grid-search", "--grid", GRID, "--member", "train.csv", "--model", "m.skops"]
+    )
+    assert args.member == "train.csv"
+
+
+@pytest.mark.parametrize("how", ["same", "relative", "symlink", "model"])
+def test_an_output_that_is_an_input_is_refused_before_writing(
+    how, model_path, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "test.csv"
+    shutil.copy(TEST, data)  # gzip bytes under a .csv name: the loader reads them
+    model = tmp_path / "model.skops"
+    shutil.copy(model_path, model)
+    before = {path: path.read_bytes() for path in (data, model)}
+    output = {
+        "same": str(data),
+        "relative": "./sub/../test.csv",
+        "symlink": str(tmp_path / "link.csv"),
+        "model": str(model),
+    }[how]
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.csv").symlink_to(data)
+    argv = ["predict", "--model", str(model), "--data", str(data), "--output", output]
+    err = _assert_one_line_error(capsys, main(argv))
+    assert f"--output {output} is the input" in err
+    assert ("--model" if how == "model" else "--data") in err.split("is the input")[1]
+    assert {path: path.read_bytes() for path in before} == before
+    assert (tmp_path / "link.csv").is_symlink()
+
+
+def test_train_refuses_to_save_the_model_over_its_training_file(tmp_path, capsys):
+    data = tmp_path / "train.skops"  # a CSV with a model's name, by mistake
+    shutil.copy(TRAIN, data)
+    argv = ["train", *SMALL, "--train", str(data), "--model", str(data)]
+    err = _assert_one_line_error(capsys, main(argv))
+    assert "--model" in err and "is the input --train" in err
+    assert data.read_bytes() == sample_path("train").read_bytes()
+
+
+def test_data_errors_name_the_option_the_file_and_the_line(
+    model_path, tmp_path, capsys
+):
+    X, y = load_mnist_csv(TEST)
+    table = np.column_stack([y[:5], X[:5]]).astype(object)
+    table[2, 10] = "abc"
+    path = _write_csv(tmp_path / "bad.csv", table, ["label", *KAGGLE_PIXELS])
+    rc = main(["evaluate", "--model", str(model_path), "--data", path])
+    err = _assert_one_line_error(capsys, rc)
+    assert err.startswith(f"skdigits: error: --data: {path}: line 4, column 11 ")
+    assert "'abc' is not a number" in err
+
+
+# --- the bundled model on its own training images ------------------------------
+
+
+def test_the_bundled_model_is_recognised_by_its_bytes(
+    kaggle_train_csv, tmp_path, capsys
+):
+    from skdigits._persistence import bundled_model_path
+
+    copy = tmp_path / "my_model.skops"
+    shutil.copy(bundled_model_path(), copy)
+    for model in (bundled_model_path(), copy):
+        assert (
+            main(["evaluate", "--model", str(model), "--data", kaggle_train_csv]) == 0
+        )
+        warning = _kaggle_warning(capsys.readouterr().err)
+        assert warning and "inflated" in warning and "--model kaggle.skops" in warning
+
+
+def test_the_bundled_model_warns_on_files_cut_from_mnists_training_set(
+    model_path, tmp_path, capsys
+):
+    X_train, y_train = load_mnist_sample("train")
+    # a headerless Kaggle test.csv: 200 images, about 1 in 12 from the sample
+    # (here all of them: rows of the training sample itself)
+    headerless = _write_csv(tmp_path / "test.csv", X_train[:200])
+    output = tmp_path / "submission.csv"
+    assert main(["predict", "--data", headerless, "--output", str(output)]) == 0
+    warning = _kaggle_warning(capsys.readouterr().err)
+    assert warning and headerless in warning and "200 of the 5,000 images" in warning
+    assert "inflated" in warning and "train.csv" in warning
+    # MNIST's training set (here its 5,000-image sample, in mnist_train's layout)
+    assert main(["evaluate", "--data", TRAIN]) == 0
+    warning = _kaggle_warning(capsys.readouterr().err)
+    assert warning and "all 5,000 images" in warning and "own training data" in warning
+    assert "mnist_test.csv" in warning
+    # another model, or images the bundled model never saw: no warning
+    argv = ["predict", "--model", str(model_path), "--data", headerless]
+    assert main([*argv, "--output", str(output)]) == 0
+    assert _kaggle_warning(capsys.readouterr().err) is None
+    unseen = _write_csv(tmp_path / "unseen.csv", load_mnist_sample("test")[0][:200])
+    assert main(["predict", "--data", unseen, "--output", str(output)]) == 0
+    assert _kaggle_warning(capsys.readouterr().err) is None
+
+
+@pytest.mark.fulldata
+@pytest.mark.slow
+def test_the_leak_warning_on_the_full_files(data_dir, capsys):
+    # MNIST's training file warns; its test file, which the model never saw, does not
+    assert main(["evaluate", "--data", str(data_dir / "mnist_train.csv.gz")]) == 0
+    assert "all 5,000 images" in _kaggle_warning(capsys.readouterr().err)
+    assert main(["evaluate", "--data", str(data_dir / "mnist_test.csv.gz")]) == 0
+    assert _kaggle_warning(capsys.readouterr().err) is None
+
+
+# --- .joblib files run code when loaded -----------------------------------------
+
+
+def test_loading_a_joblib_model_says_once_that_it_runs_code(
+    model_path, tmp_path, capsys
+):
+    from skdigits import save_model
+
+    path = tmp_path / "model.joblib"
+    save_model(load_model(model_path), path)
+    assert main(["evaluate", "--model", str(path), "--data", TEST]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "note" in line]
+    assert notes == [
+        f"skdigits: note: loading {path}: a .joblib file is a pickle: loading it "
+        "runs any code it holds, so load only your own and share .skops files"
+    ]
+    assert main(["evaluate", "--model", str(model_path), "--data", TEST]) == 0
+    assert "note" not in capsys.readouterr().err  # a .skops file: nothing to say
+    for command in ("train", "evaluate", "predict", "predict-image", "grid-search"):
+        with pytest.raises(SystemExit):
+            cli.build_parser().parse_args([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert text.count("runs any code it holds") == 1, command
+        assert "share .skops files" in text, command
+
+
+# --- skdigits --version ------------------------------------------------------------
+
+
+def test_version_is_the_package_version(capsys):
+    import skdigits
+
+    with pytest.raises(SystemExit) as info:
+        cli.build_parser().parse_args(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"skdigits {skdigits.__version__}\n"
+    assert main(["--version"]) == 0
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    project = tomllib.loads(pyproject.read_text())["project"]
+    assert project["version"] == skdigits.__version__
+
+
+# --- skdigits fetch-mnist ----------------------------------------------------------
+
+
+def _fake_openml(n_train, n_test, seed=0):
+    """What ``fetch_openml("mnist_784", as_frame=False)`` returns, made up:
+    float64 pixels and the labels as strings."""
+    from sklearn.utils import Bunch
+
+    rng = np.random.default_rng(seed)
+    n = n_train + n_test
+    data = rng.integers(0, 256, size=(n, 784)).astype(np.float64)
+    target = rng.integers(0, 10, size=n).astype(str).astype(object)
+    return Bunch(data=data, target=target)
+
+
+@pytest.fixture()
+def fake_openml(monkeypatch):
+    """Patch fetch_openml (no network here); ``calls`` records its arguments."""
+    import sklearn.datasets
+
+    from skdigits import datasets
+
+    monkeypatch.setattr(datasets, "_N_TRAIN", 12)
+    monkeypatch.setattr(datasets, "_N_TEST", 5)
+    fake = {"result": _fake_openml(12, 5), "calls": []}
+
+    def fetch_openml(name, **kwargs):
+        fake["calls"].append((name, kwargs))
+        if isinstance(fake["result"], Exception):
+            raise fake["result"]
+        return fake["result"]
+
+    monkeypatch.setattr(sklearn.datasets, "fetch_openml", fetch_openml)
+    return fake
+
+
+def test_fetch_mnist_writes_both_files_in_mnists_order(fake_openml, tmp_path, capsys):
+    from skdigits.datasets import load_mnist
+
+    folder = tmp_path / "new" / "data"
+    argv = ["fetch-mnist", "--output-dir", str(folder), "--data-home", "cache"]
+    assert main(argv) == 0
+    assert fake_openml["calls"] == [
+        ("mnist_784", {"version": 1, "as_frame": False, "data_home": "cache"})
+    ]
+    out = capsys.readouterr().out
+    assert (
+        f"wrote {folder / 'mnist_train.csv'}\nwrote {folder / 'mnist_test.csv'}" in out
+    )
+    data, target = fake_openml["result"].data, fake_openml["result"].target
+    for subset, rows in (("train", slice(0, 12)), ("test", slice(12, 17))):
+        path = folder / f"mnist_{subset}.csv"
+        header = path.read_text().split("\n", 1)[0]
+        assert header == "label," + ",".join(
+            f"{r}x{c}" for r in range(1, 29) for c in range(1, 29)
+        )
+        X, y = load_mnist(subset, folder)
+        assert X.dtype == np.uint8 and np.array_equal(X, data[rows])
+        assert y.tolist() == [int(label) for label in target[rows]]
+
+
+@pytest.mark.slow
+def test_fetch_mnist_splits_at_60000(fake_openml, tmp_path, monkeypatch):
+    from skdigits import datasets
+
+    monkeypatch.setattr(datasets, "_N_TRAIN", 60000)
+    monkeypatch.setattr(datasets, "_N_TEST", 10000)
+    fake_openml["result"] = _fake_openml(60000, 10000)
+    assert main(["fetch-mnist", "--output-dir", str(tmp_path)]) == 0
+    X, _ = load_mnist_csv(tmp_path / "mnist_test.csv")
+    assert X.shape == (10000, 784)
+    assert np.array_equal(X, fake_openml["result"].data[60000:])
+    assert load_mnist_csv(tmp_path / "mnist_train.csv")[0].shape == (60000, 784)
+    from skdigits.datasets import _N_TEST, _N_TRAIN
+
+    assert (_N_TRAIN, _N_TEST) == (60000, 10000)
+
+
+def _failures():
+    from urllib.error import URLError
+
+    bad_pixels = _fake_openml(12, 5)
+    bad_pixels.data[3, 3] = 0.5
+    bad_labels = _fake_openml(12, 5)
+    bad_labels.target[0] = "x"
+    return {
+        "offline": (URLError("no network"), ["OpenML", "connection", "MNIST in CSV"]),
+        "shape": (_fake_openml(10, 5), ["shape (15, 784)", "cache"]),
+        "pixels": (bad_pixels, ["0-255", "cache"]),
+        "labels": (bad_labels, ["0-9", "cache"]),
+    }
+
+
+@pytest.mark.parametrize("case", ["offline", "shape", "pixels", "labels", "write"])
+def test_a_failed_fetch_mnist_leaves_existing_files_alone(
+    case, fake_openml, tmp_path, capsys, monkeypatch
+):
+    from skdigits import datasets
+
+    for name in ("mnist_train.csv", "mnist_test.csv"):
+        (tmp_path / name).write_text("precious\n")
+    phrases = ["mnist_test.csv: cannot write it (disk full)", "no existing file"]
+    if case == "write":  # the second file fails half-way: neither is replaced
+        write_rows = datasets._write_mnist_rows
+
+        def failing(file, X, y):
+            if len(X) == 5:
+                file.write("label,")
+                raise OSError(28, "disk full")
+            write_rows(file, X, y)
+
+        monkeypatch.setattr(datasets, "_write_mnist_rows", failing)
+    else:
+        fake_openml["result"], phrases = _failures()[case]
+    err = _assert_one_line_error(
+        capsys, main(["fetch-mnist", "--output-dir", str(tmp_path)])
+    )
+    for phrase in phrases:
+        assert phrase in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "mnist_test.csv",
+        "mnist_train.csv",
+    ]
+    for name in ("mnist_train.csv", "mnist_test.csv"):
+        assert (tmp_path / name).read_text() == "precious\n"

@@ -3,6 +3,7 @@
 import gzip
 import os
 import tracemalloc
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -113,9 +114,10 @@ def kaggle_zip(tmp_path):
     X, y = make_data()
     path = tmp_path / "digit-recognizer.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("train.csv", csv_text(X, y, ["label"] + KAGGLE_PIXELS))
-        archive.writestr("test.csv", csv_text(X[:3], None, KAGGLE_PIXELS))
+        # in the order of Kaggle's download
         archive.writestr("sample_submission.csv", "ImageId,Label\n1,0\n")
+        archive.writestr("test.csv", csv_text(X[:3], None, KAGGLE_PIXELS))
+        archive.writestr("train.csv", csv_text(X, y, ["label"] + KAGGLE_PIXELS))
     return path, X, y
 
 
@@ -163,8 +165,10 @@ def test_files_written_by_pandas(tmp_path):
     frame.to_csv(tmp_path / "labeled.csv", index=False)
     np.testing.assert_array_equal(load_mnist_csv(tmp_path / "labeled.csv")[1], y)
     frame.to_csv(tmp_path / "indexed.csv")  # the row index as an unnamed column
-    with pytest.raises(ValueError, match="indexed.csv: line 1: .*index=False"):
-        load_mnist_csv(tmp_path / "indexed.csv")
+    with pytest.warns(UserWarning, match="indexed.csv: column 1 .*row numbers"):
+        X_read, y_read = load_mnist_csv(tmp_path / "indexed.csv")
+    np.testing.assert_array_equal(X_read, X)
+    np.testing.assert_array_equal(y_read, y)
 
 
 def test_the_int64_chunks_for_pandas_that_wraps_uint8_load_alike(tmp_path, monkeypatch):
@@ -356,6 +360,8 @@ def test_zip_with_several_csv_lists_members(tmp_path):
     assert "digit-recognizer.zip" in message and "member=" in message
     for name in ("train.csv", "test.csv", "sample_submission.csv"):
         assert name in message
+    # the example is a file of images, not Kaggle's submission template
+    assert "member='sample_submission.csv'" not in message
 
 
 def test_unknown_member_lists_members(tmp_path):
@@ -395,21 +401,37 @@ def test_member_on_a_plain_file(tmp_path):
 # --- robustness: nothing but ValueError, and both passes agree ---------------
 
 SMALL_CSV = csv_text(*make_data(2, seed=1), header=MNIST_HEADER).encode()
+# an index column and trailing commas: the paths that leave columns out
+_X_INDEXED = np.column_stack([np.arange(12), make_data(12, seed=2)[0]])
+INDEXED_CSV = (
+    csv_text(_X_INDEXED, None, ["index"] + KAGGLE_PIXELS).replace("\n", ",\n").encode()
+)
 SOME_BYTES = st.sampled_from(list(b'0123456789,.-+ \r\n"ex\x00\xff'))
 
 
 def check_result_or_value_error(path):
     """Load ``path``: a ValueError, or a result the careful pass agrees with."""
     try:
-        X, y = load_mnist_csv(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a column of row numbers left out
+            X, y = load_mnist_csv(path)
     except ValueError:
         return
     assert X.dtype == np.uint8 and X.ndim == 2 and X.shape[1] == 784
     assert y is None or (y.dtype == np.int64 and y.shape == (len(X),))
-    source = datasets._resolve_source(path, None)
-    X_careful, y_careful = datasets._read_careful(source, datasets._read_layout(source))
+    X_careful, y_careful = careful_read(path)
     np.testing.assert_array_equal(X, X_careful)
     np.testing.assert_array_equal(y, y_careful)
+
+
+def careful_read(path):
+    """What the careful pass alone makes of ``path``, as load_mnist_csv returns."""
+    source = datasets._resolve_source(path, None)
+    layout = datasets._read_layout(source)
+    columns = datasets._read_careful(source, layout)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return datasets._leave_out_row_numbers(source, layout, *columns)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -424,7 +446,7 @@ def test_random_bytes_raise_only_value_error(tmp_path_factory, data):
 @given(
     edits=st.lists(
         st.tuples(
-            st.integers(0, len(SMALL_CSV) - 1),
+            st.integers(0, len(INDEXED_CSV) - 1),  # taken modulo the length
             st.integers(0, 3),  # how many bytes to remove
             st.lists(SOME_BYTES, max_size=3).map(bytes),  # what to put instead
         ),
@@ -432,10 +454,12 @@ def test_random_bytes_raise_only_value_error(tmp_path_factory, data):
         max_size=4,
     ),
     packed=st.booleans(),
+    base=st.sampled_from([SMALL_CSV, INDEXED_CSV]),
 )
-def test_mutated_csv_raises_only_value_error(tmp_path_factory, edits, packed):
-    data = SMALL_CSV
+def test_mutated_csv_raises_only_value_error(tmp_path_factory, edits, packed, base):
+    data = base
     for position, n_removed, inserted in edits:
+        position %= max(len(data), 1)
         data = data[:position] + inserted + data[position + n_removed :]
     path = tmp_path_factory.mktemp("mutated") / "m.csv.gz"
     write(path, gzip.compress(data) if packed else data)
@@ -514,3 +538,111 @@ def test_load_mnist_names_the_folder_when_the_file_is_missing(tmp_path):
         load_mnist("test", tmp_path)
     with pytest.raises(ValueError, match="subset"):
         load_mnist("validation")
+
+
+# --- a first column that is a row index or an id, not a label -----------------
+
+INDEXED = {  # name: (first header cell or None for no header, first value, labeled)
+    "reset_index": ("index", 0, False),
+    "reset_index-labeled": ("index", 0, True),
+    "to_csv-unnamed": ("", 0, False),
+    "read-back-unnamed": ("Unnamed: 0", 0, True),
+    "imageid": ("ImageId", 1, False),
+    "no-header-from-0": (None, 0, False),
+    "no-header-from-1": (None, 1, False),
+    "no-header-labeled": (None, 0, True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INDEXED))
+def test_a_first_column_of_row_numbers_is_left_out_with_a_warning(tmp_path, case):
+    name, first, labeled = INDEXED[case]
+    X, y = make_data(30)
+    table = np.column_stack([y, X]) if labeled else X
+    table = np.column_stack([np.arange(first, first + 30), table])
+    header = None
+    if name is not None:
+        header = [name] + (["label"] if labeled else []) + KAGGLE_PIXELS
+    path = write(tmp_path / f"{case}.csv", csv_text(table, None, header))
+    with pytest.warns(UserWarning, match=rf"{case}.csv: column 1 .*row numbers"):
+        X_read, y_read = load_mnist_csv(path)
+    np.testing.assert_array_equal(X_read, X)
+    if labeled:
+        np.testing.assert_array_equal(y_read, y)
+    else:
+        assert y_read is None
+
+
+def test_the_index_pandas_writes_is_left_out(tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, y = make_data(20)
+    frame = pd.DataFrame(X, columns=KAGGLE_PIXELS)
+    frame.reset_index().to_csv(tmp_path / "reset.csv", index=False)
+    frame.insert(0, "label", y)
+    frame.to_csv(tmp_path / "indexed.csv")
+    with pytest.warns(UserWarning, match="reset.csv: column 1 \\('index'\\)"):
+        X_read, y_read = load_mnist_csv(tmp_path / "reset.csv")
+    assert np.array_equal(X_read, X) and y_read is None
+    with pytest.warns(UserWarning, match="indexed.csv: column 1"):
+        X_read, y_read = load_mnist_csv(tmp_path / "indexed.csv")
+    assert np.array_equal(X_read, X) and np.array_equal(y_read, y)
+
+
+def test_an_id_column_that_is_not_the_row_numbers_is_refused(tmp_path):
+    X, _ = make_data(30)
+    ids = np.arange(30)
+    ids[[4, 5]] = ids[[5, 4]]  # rows reordered: line 6 holds id 5
+    text = csv_text(np.column_stack([ids, X]), None, ["index"] + KAGGLE_PIXELS)
+    path = write(tmp_path / "shuffled.csv", text)
+    with pytest.raises(ValueError) as info:
+        load_mnist_csv(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: line 6, column 1 ('index'):")
+    assert "not a label" in message and "index=False" in message
+    # without a header, a column of ids in front of a label and 784 pixels
+    text = csv_text(np.column_stack([ids + 1000, np.arange(30) % 10, X]))
+    path = write(tmp_path / "ids.csv", text)
+    with pytest.raises(ValueError, match=r"ids.csv: line 1 has 786 values.*column 1"):
+        load_mnist_csv(path)
+
+
+def test_ten_digits_labelled_in_order_keep_their_labels(tmp_path):
+    # 0..n-1 in a headerless first column is a label column up to ten rows:
+    # ten drawings of 0-9, in order, is a real file
+    X, y = make_data(10)
+    path = write(tmp_path / "ten.csv", csv_text(X, np.arange(10)))
+    np.testing.assert_array_equal(load_mnist_csv(path)[1], np.arange(10))
+
+
+# --- trailing commas: the empty last column of a spreadsheet export -----------
+
+
+@pytest.mark.parametrize("header", [MNIST_HEADER, None], ids=["header", "no-header"])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_a_trailing_comma_on_every_line_is_an_empty_column(tmp_path, header, newline):
+    X, y = make_data(40)
+    text = csv_text(X, y, header, newline=newline).replace(newline, "," + newline)
+    path = write(tmp_path / "export.csv", text)
+    X_read, y_read = load_mnist_csv(path)
+    np.testing.assert_array_equal(X_read, X)
+    np.testing.assert_array_equal(y_read, y)
+    # read by the fast pass (a 60,000-row export must not go line by line),
+    # and the careful pass agrees (an error elsewhere sends the file there)
+    source = datasets._resolve_source(path, None)
+    assert datasets._read_fast(source, datasets._read_layout(source)) is not None
+    X_careful, y_careful = careful_read(path)
+    np.testing.assert_array_equal(X_careful, X)
+    np.testing.assert_array_equal(y_careful, y)
+
+
+def test_trailing_commas_on_some_lines_only_and_their_errors(tmp_path):
+    X, y = make_data(40)
+    lines = csv_text(X, y, MNIST_HEADER).splitlines()
+    lines = [line + ",," * (i % 2) for i, line in enumerate(lines)]
+    path = write(tmp_path / "mixed.csv", "\n".join(lines) + "\n")
+    X_read, y_read = load_mnist_csv(path)
+    assert np.array_equal(X_read, X) and np.array_equal(y_read, y)
+    lines[7] += "5"  # a value in the empty column: a row with an extra value
+    write(path, "\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"mixed.csv: line 8 has 787 values.*extra"):
+        load_mnist_csv(path)

@@ -1,8 +1,11 @@
-"""The ``skdigits`` command line: train, evaluate, predict and grid-search.
+"""The ``skdigits`` command line: train, evaluate, predict, grid-search and more.
 
 Every command reads MNIST CSV files (``label,1x1,...,28x28`` or Kaggle's
 ``label,pixel0,...``; a file without the label column works wherever labels are
-not needed) and model files written by :func:`skdigits.save_model`.
+not needed), plain, gzip-compressed or inside a zip archive such as Kaggle's
+``digit-recognizer.zip`` (each command reads the member it needs; ``--member``
+picks another), and model files written by :func:`skdigits.save_model`.
+``skdigits fetch-mnist`` writes ``mnist_train.csv`` and ``mnist_test.csv``.
 
 Errors a user can act on (a missing file, a bad option value, a file that is not
 a model) print one line, ``skdigits: error: ...``, on stderr and exit with
@@ -17,8 +20,10 @@ and the parser is built from it alone.
 2
 """
 
+from skdigits import __version__
 from skdigits.cli import (
     evaluate,
+    fetch_mnist,
     grid_search,
     predict,
     predict_image,
@@ -31,7 +36,16 @@ from skdigits.cli._common import CommandError, _Parser, run_command
 __all__ = ["COMMANDS", "CommandError", "build_parser", "main"]
 
 # The command modules, in the order ``skdigits --help`` lists them.
-COMMANDS = (train, evaluate, predict, predict_image, serve, grid_search, recipes)
+COMMANDS = (
+    train,
+    evaluate,
+    predict,
+    predict_image,
+    serve,
+    grid_search,
+    recipes,
+    fetch_mnist,
+)
 
 # Seconds to wait for a Dask scheduler before giving up (read at call time).
 DASK_CONNECT_TIMEOUT = 5
@@ -41,6 +55,9 @@ def build_parser():
     """The argparse parser of the ``skdigits`` command, one subparser per command."""
     parser = _Parser(
         prog="skdigits", description="Train and use MLP classifiers on MNIST CSV files."
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:

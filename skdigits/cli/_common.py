@@ -7,15 +7,31 @@ together with :class:`_Parser` (usage errors found while parsing).
 """
 
 import argparse
+import contextlib
+import functools
+import hashlib
+import os
 import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sklearn.pipeline import Pipeline
 
 from skdigits import NumpyMLPClassifier, PixelScaler, load_bundled_model, load_model
 from skdigits._activations import ACTIVATIONS
+from skdigits._persistence import bundled_model_path
 from skdigits._recipes import RECIPES, get_recipe
-from skdigits.datasets import load_mnist_csv, load_mnist_sample, sample_path
+from skdigits.datasets import (
+    _INDEX_MIN_ROWS,
+    _csv_members,
+    _read_layout,
+    _resolve_source,
+    load_mnist_csv,
+    load_mnist_sample,
+    sample_path,
+)
 
 # Defaults of `skdigits train` (and the base model of `skdigits grid-search`):
 # the "default" recipe, where they are set.
@@ -47,6 +63,28 @@ OPTION_PARAMS = {
 
 SOLVERS = ("adam", "sgd", "lbfgs")
 
+# What a data option reads from a zip archive that holds several CSV files
+# (Kaggle's digit-recognizer.zip: train.csv, test.csv, sample_submission.csv;
+# Kaggle's "MNIST in CSV": mnist_train.csv, mnist_test.csv): the first of these
+# names it holds. ``--member`` chooses another.
+ZIP_MEMBERS = {
+    "training": ("train.csv", "mnist_train.csv"),  # train/grid-search --train
+    "held-out": ("mnist_test.csv",),  # train --test: never the training file
+    "scoring": ("mnist_test.csv", "train.csv"),  # evaluate --data
+    "predicting": ("test.csv", "mnist_test.csv"),  # predict --data
+}
+
+# More classes than any handwriting set has (EMNIST's largest split has 62):
+# with fewer than two images each, the label column is an id (_check_labels).
+_MANY_CLASSES = 100
+
+# The one line that says what a .joblib file is, in the help of --model and
+# when one is loaded.
+JOBLIB_NOTE = (
+    "a .joblib file is a pickle: loading it runs any code it holds, so load "
+    "only your own and share .skops files"
+)
+
 # Exit status of a run stopped by a known error (as argparse's usage errors).
 ERROR_STATUS = 2
 
@@ -64,6 +102,18 @@ class _Parser(argparse.ArgumentParser):
 
 def _one_line(text):
     return " ".join(str(text).split())
+
+
+@contextlib.contextmanager
+def naming(option):
+    """Turn a ValueError raised inside into a :class:`CommandError` that starts
+    with ``option``, the parameter it is about (``--data: FILE: line 3 ...``)."""
+    try:
+        yield
+    except CommandError:
+        raise
+    except ValueError as exc:
+        raise CommandError(f"{option}: {_one_line(exc)}") from None
 
 
 def run_command(args):
@@ -263,14 +313,159 @@ def _add_training_options(add):
 # --- loaders and the model --------------------------------------------------
 
 
-def _load_labelled(path, command):
+@dataclass(frozen=True)
+class Data:
+    """A CSV read by a command: its pixels, its labels and how to name it."""
+
+    X: np.ndarray
+    y: np.ndarray  # None: the file has no label column
+    name: str  # the file (and zip member) as messages name it
+    kaggle_layout: bool = False  # Kaggle's header: pixel0, ..., pixel783
+
+
+def add_member_argument(cmd, option, default):
+    """``--member NAME``: the CSV to read from a zip archive given to ``option``."""
+    cmd.add_argument(
+        "--member",
+        metavar="NAME",
+        help=f"the CSV file to read when {option} is a .zip holding several, "
+        f"e.g. Kaggle's digit-recognizer.zip (default: {default})",
+    )
+
+
+def member_default_help(role):
+    """``"train.csv, else mnist_train.csv"``: the ``--member`` default of ``role``."""
+    return ", else ".join(ZIP_MEMBERS[role])
+
+
+def load_data(path, option, role, member=None, labels=None, member_option=True):
+    """Read the CSV of a data option; a known problem is one line naming ``option``.
+
+    Parameters
+    ----------
+    path : str
+        The option's value: a ``.csv``, ``.csv.gz`` or ``.zip`` file.
+    option : str
+        The option, e.g. ``"--data"``, as error messages name it.
+    role : str
+        A key of :data:`ZIP_MEMBERS`: which CSV a zip archive's default is.
+    member : str, default=None
+        ``--member``: the CSV to read from a zip archive.
+    labels : str, default=None
+        The command that needs labels (e.g. ``"evaluate"``); None when a file
+        without labels will do.
+    member_option : bool, default=True
+        Whether the command's ``--member`` applies to ``option`` (``train``'s
+        applies to ``--train``, not to ``--test``): what an error advises.
+
+    Returns
+    -------
+    data : Data
+        The pixels and labels; every warning of the loader (a column of row
+        numbers left out) was printed as one line, ``skdigits: note: ...``.
+    """
+    with naming(option):
+        member = _member_for(path, option, role, member, member_option)
+        source = _resolve_source(path, member)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            X, y = load_mnist_csv(path, member=member)
+        names = _read_layout(source).names or ()
+    for warning in caught:
+        print(f"skdigits: note: {_one_line(warning.message)}", file=sys.stderr)
+    kaggle = "pixel0" in (name.lower() for name in names)
+    data = Data(X, y, source.name, kaggle)
+    if labels is not None:
+        _check_labels(data, option, labels)
+    return data
+
+
+def _member_for(path, option, role, member, member_option=True):
+    """The zip member to read: ``--member``, the archive's only CSV, or the
+    first of the role's :data:`ZIP_MEMBERS`; None for a file that is no zip."""
+    members = _csv_members(path)
+    if members is None:
+        if member is not None and Path(path).is_file():
+            raise CommandError(
+                f"--member {member}: {option} {path} is not a zip archive; "
+                "leave out --member"
+            )
+        return None
+    by_base = {}
+    for name in members:
+        by_base.setdefault(name.rsplit("/", 1)[-1], []).append(name)
+    if member is not None:
+        if member in members or len(by_base.get(member, ())) == 1:
+            return member
+        raise CommandError(
+            f"--member {member}: {option} {path} holds no such CSV file; choose "
+            f"--member from: {', '.join(members) or 'none'}"
+        )
+    if len(members) == 1:
+        return members[0]
+    for name in ZIP_MEMBERS[role]:
+        if len(by_base.get(name, ())) == 1:
+            return by_base[name][0]
+    raise _no_member_error(path, option, role, members, member_option)
+
+
+def _no_member_error(path, option, role, members, member_option):
+    """The error for a zip archive none of whose CSV files the role reads."""
+    if not members:
+        return CommandError(
+            f"{option} {path} holds no CSV file: pass the CSV file itself"
+        )
+    listed = f"{len(members)} CSV files ({', '.join(members)})"
+    if not member_option:
+        return CommandError(
+            f"{option} {path} holds {listed}, none of them "
+            f"{' or '.join(ZIP_MEMBERS[role])}: unzip it and pass the CSV file itself"
+        )
+    images = [name for name in members if "submission" not in name.lower()]
+    return CommandError(
+        f"{option} {path} holds {listed}; choose one with --member, e.g. "
+        f"--member {(images or members)[0]}, or pass the CSV file itself"
+    )
+
+
+def _check_no_member(member, option):
+    """Refuse ``--member`` when ``option``, the zip it would apply to, is absent."""
+    if member is not None:
+        raise CommandError(
+            f"--member {member} applies to the zip archive of {option}, which is "
+            f"not given: add {option} ARCHIVE.zip, or leave out --member"
+        )
+
+
+def _check_labels(data, option, command):
+    """Refuse a file without labels, or whose label column is an id: a label of
+    its own on every row, or more than ``_MANY_CLASSES`` labels for fewer than
+    two rows each (it would make about one class per image)."""
+    if data.y is None:
+        raise CommandError(
+            f"{option} {data.name} has no label column (784 columns: pixels only, "
+            f"like Kaggle's test.csv); {command} needs labels: pass a labelled "
+            "file, e.g. train.csv or mnist_test.csv"
+        )
+    n, n_classes = len(data.y), len(np.unique(data.y))
+    every_row_its_own = n >= _INDEX_MIN_ROWS and n_classes == n
+    if every_row_its_own or n_classes > max(n / 2, _MANY_CLASSES):
+        raise CommandError(
+            f"{option} {data.name}: its {n} rows have {n_classes} different "
+            "labels, so its label column is a row id, not the digit (a class "
+            f"needs many images); it would make {n_classes} classes: save the file "
+            "with the digits in a column named 'label' and without the id "
+            "(DataFrame.to_csv(..., index=False))"
+        )
+
+
+def _load_labelled(path, option, command, role="training", member=None):
     """``(X, y)`` from a CSV that must have labels; the bundled sample if None."""
     if path is None:
+        _check_no_member(member, option)
         return load_mnist_sample("train")
-    X, y = load_mnist_csv(path)
-    if y is None:
-        raise CommandError(f"{path} has no label column; {command} needs labels")
-    return X, y
+    data = load_data(path, option, role, member, labels=command)
+    return data.X, data.y
 
 
 def add_model_argument(cmd):
@@ -279,7 +474,7 @@ def add_model_argument(cmd):
         "--model",
         metavar="PATH",
         help="model file, .skops or .joblib (default: the bundled MNIST model, "
-        "skdigits/data/mnist_default.skops)",
+        f"skdigits/data/mnist_default.skops); {JOBLIB_NOTE}",
     )
 
 
@@ -287,46 +482,145 @@ def _load_model(path, proba=False):
     """A saved classifier, refused unless it has a ``predict`` method (and,
     with ``proba``, ``predict_proba`` and ``classes_``, for reading images).
 
-    ``None`` (no ``--model``) gives the model bundled with skdigits.
+    ``None`` (no ``--model``) gives the model bundled with skdigits. Before a
+    ``.joblib`` file is loaded, one line on stderr says that it runs code.
     """
     if path is None:
         return load_bundled_model()
-    model = load_model(path)
+    if Path(path).suffix.lower() == ".joblib":
+        print(f"skdigits: note: loading {path}: {JOBLIB_NOTE}", file=sys.stderr)
+    with naming("--model"):
+        model = load_model(path)
     if not hasattr(model, "predict"):
-        raise CommandError(f"{path} does not hold a classifier (no predict method)")
+        raise CommandError(
+            f"--model: {path} does not hold a classifier (no predict method)"
+        )
     if proba and not (hasattr(model, "predict_proba") and hasattr(model, "classes_")):
         raise CommandError(
-            f"{path}: reading images needs a classifier with predict_proba"
+            f"--model: {path}: reading images needs a classifier with predict_proba"
         )
     return model
 
 
-def _has_kaggle_header(path):
-    """Whether ``path`` starts with Kaggle's digit-recognizer header
-    (``label,pixel0,...,pixel783`` or ``pixel0,...,pixel783``)."""
-    from skdigits.datasets import _read_layout, _resolve_source
+# --- outputs that must not replace an input ------------------------------------
 
+
+def refuse_overwriting_inputs(option, output, inputs):
+    """Refuse an output file that is one of the inputs (also through a link).
+
+    Parameters
+    ----------
+    option : str
+        The output's option, e.g. ``"--output"``.
+    output : str
+        Its value.
+    inputs : dict of str to str or None
+        Each input option and its value (None: not given).
+    """
+    for input_option, path in inputs.items():
+        if path is not None and _same_file(output, path):
+            raise CommandError(
+                f"{option} {output} is the input {input_option} {path}: writing "
+                f"it would destroy that file; choose another {option}"
+            )
+
+
+def _same_file(a, b):
     try:
-        names = _read_layout(_resolve_source(path, None)).names or ()
-    except (ValueError, OSError):
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return Path(a).resolve() == Path(b).resolve()
+
+
+# --- the bundled model on its own training images ------------------------------
+
+
+def is_bundled_model(path):
+    """Whether ``--model path`` (None: no --model) is the bundled model: the
+    same bytes as ``mnist_default.skops``, wherever the file is and whatever
+    it is called."""
+    if path is None:
+        return True
+    bundled = bundled_model_path()
+    try:
+        if os.path.getsize(path) != os.path.getsize(bundled):
+            return False
+    except OSError:
         return False
-    return "pixel0" in (name.lower() for name in names)
+    return _sha256(path) == _sha256(bundled)
 
 
-def warn_bundled_on_kaggle(model_path, data_path):
-    """One line on stderr when the bundled model (no ``--model``) reads a file
-    in Kaggle's layout: its score there is inflated, because Kaggle's files are
-    cut from all 70,000 MNIST images, the bundled model's training images
-    included."""
-    if model_path is None and _has_kaggle_header(data_path):
-        print(
-            f"skdigits: warning: {data_path} is in Kaggle's digit-recognizer "
-            "layout, and the bundled model was trained on MNIST's training "
-            "images, which Kaggle's files include, so its score on this file is "
-            "inflated; train on Kaggle's train.csv (skdigits train --train "
-            "train.csv --model kaggle.skops) and pass --model kaggle.skops",
-            file=sys.stderr,
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@functools.cache
+def _training_sample_rows():
+    """The rows of the bundled training sample: 5,000 of the 60,000 MNIST
+    training images the bundled model was trained on."""
+    X, _ = load_mnist_sample("train")
+    return frozenset(row.tobytes() for row in X)
+
+
+def n_training_images(X):
+    """How many rows of ``X`` are images of the bundled training sample."""
+    seen = _training_sample_rows()
+    return sum(row.tobytes() in seen for row in np.ascontiguousarray(X))
+
+
+def warn_bundled_on_training_data(model_path, data):
+    """One line on stderr when the bundled model reads its own training images.
+
+    The bundled model (``--model`` absent, or a file with its bytes) was
+    trained on MNIST's 60,000 training images. Its score is inflated on a
+    file that holds some of them: MNIST's training file, and Kaggle's
+    digit-recognizer files, which are cut from all 70,000 MNIST images. Such
+    a file is recognised by Kaggle's header, or, with any header or none, by
+    holding images of the training sample shipped with skdigits (5,000 of the
+    60,000): a Kaggle file of a hundred rows holds about seven of them, MNIST's
+    test set none.
+    """
+    if not is_bundled_model(model_path):
+        return
+    seen = n_training_images(data.X)
+    if seen or data.kaggle_layout:
+        message = _leak_message(seen, len(_training_sample_rows()), data.kaggle_layout)
+        print(f"skdigits: warning: {data.name}: {message}", file=sys.stderr)
+
+
+def _leak_message(seen, n_sample, kaggle_layout):
+    """Why the bundled model's score on a file is inflated, and what to do."""
+    if seen == n_sample:
+        return (
+            f"it holds all {n_sample:,} images of skdigits' training sample, the "
+            "bundled model's own training data (MNIST's training set, or the "
+            "sample itself), so its score here is inflated and says nothing about "
+            "new digits; score it on mnist_test.csv, or pass your own model with "
+            "--model"
         )
+    held = (
+        "images the bundled model was trained on (MNIST's training images, "
+        "60,000 of the 70,000 that Kaggle's files are cut from)"
+    )
+    if seen:
+        layout = ", in Kaggle's digit-recognizer layout" if kaggle_layout else ""
+        lead = (
+            f"it holds {seen} of the {n_sample:,} images of skdigits' training "
+            f"sample{layout}: {held}"
+        )
+    else:
+        lead = "it is in Kaggle's digit-recognizer layout, and Kaggle's files hold "
+        lead += held
+    return (
+        f"{lead}, so its score on this file is inflated; score it on "
+        "mnist_test.csv, or for Kaggle train on Kaggle's train.csv (skdigits "
+        "train --train train.csv --model kaggle.skops) and pass --model "
+        "kaggle.skops"
+    )
 
 
 def recipe_params(args):

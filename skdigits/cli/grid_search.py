@@ -23,14 +23,19 @@ from skdigits._persistence import check_save_path
 from skdigits._recipes import RECIPES
 from skdigits.cli._common import (
     DEFAULT_RECIPE,
+    JOBLIB_NOTE,
     CommandError,
     _cv_folds,
     _load_labelled,
     _n_jobs,
     _one_line,
     _positive_float,
+    add_member_argument,
     make_pipeline,
+    member_default_help,
     model_options,
+    naming,
+    refuse_overwriting_inputs,
     train_csv_help,
 )
 from skdigits.model_selection import (
@@ -66,6 +71,7 @@ def add_parser(subparsers):
     add("--recipe", choices=sorted(RECIPES), default=None,
         help=f"the base model's recipe (default: {DEFAULT_RECIPE}), as in train")
     add("--train", metavar="PATH", help=train_csv_help())
+    add_member_argument(cmd, "--train", member_default_help("training"))
     add("--grid", metavar="JSON", required=True,
         help="JSON text or a .json file, e.g. '{\"alpha\": [1e-4, 1e-2]}'")
     add("--cv", type=_cv_folds, default=3, metavar="K",
@@ -83,9 +89,9 @@ def add_parser(subparsers):
         help="seconds to wait for a Dask worker when none is left "
         "(default: %(default)g)")
     add("--model", metavar="PATH", required=True,
-        help="where to save the best model (.joblib or .skops); each finished "
-        "fit is kept in PATH.fits.jsonl, and the same command run again reuses "
-        "those fits")
+        help=f"where to save the best model (.skops or .joblib; {JOBLIB_NOTE}); "
+        "each finished fit is kept in PATH.fits.jsonl, and the same command run "
+        "again reuses those fits")
     add("--fresh", action="store_true",
         help="ignore the fits kept from an earlier run of this search and start "
         "a new journal")
@@ -143,10 +149,12 @@ def _parse_one_grid(grid, valid):
 
 def run(args):
     """``skdigits grid-search``: every candidate on every fold; saves the best."""
-    check_save_path(args.model)
+    with naming("--model"):
+        check_save_path(args.model)
+    refuse_overwriting_inputs("--model", args.model, {"--train": args.train})
     pipeline = make_pipeline(args)
     grid = parse_grid(args.grid, pipeline.named_steps["mlp"])
-    X, y = _load_labelled(args.train, "grid-search")
+    X, y = _load_labelled(args.train, "--train", NAME, member=args.member)
     with _dask_client(args.dask_scheduler) as client:
         search = ResumableGridSearchCV(
             pipeline,
@@ -171,7 +179,8 @@ def run(args):
                 f"{exc.journal}: re-run the same command to resume"
             ) from None
     _print_ranking(search, args.scoring)
-    save_model(search.best_estimator_, args.model)
+    with naming("--model"):
+        save_model(search.best_estimator_, args.model)
     print(f"saved the best model (refit on all {len(y)} images) to {args.model}")
 
 

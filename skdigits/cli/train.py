@@ -27,9 +27,15 @@ from skdigits._persistence import check_save_path
 from skdigits._recipes import RECIPES
 from skdigits.cli._common import (
     DEFAULT_RECIPE,
+    JOBLIB_NOTE,
     _load_labelled,
+    add_member_argument,
+    load_data,
     make_pipeline,
+    member_default_help,
     model_options,
+    naming,
+    refuse_overwriting_inputs,
     train_csv_help,
 )
 from skdigits.datasets import load_mnist_sample, sample_path
@@ -50,17 +56,20 @@ def add_parser(subparsers):
         "`skdigits recipes` lists them with their measured accuracy and time",
     )
     cmd.add_argument("--train", metavar="PATH", help=train_csv_help())
+    add_member_argument(cmd, "--train", member_default_help("training"))
     cmd.add_argument(
         "--test",
         metavar="PATH",
         help="labelled CSV to report accuracy on (default without --train: the "
-        "bundled test sample)",
+        "bundled test sample; from a .zip: "
+        f"{member_default_help('held-out')})",
     )
     cmd.add_argument(
         "--model",
         metavar="PATH",
         required=True,
-        help="where to save the model (.joblib or .skops); with 'sgd' or 'adam' "
+        help="where to save the model (.skops or .joblib; "
+        f"{JOBLIB_NOTE}); with 'sgd' or 'adam' "
         "a checkpoint is kept beside it while training (MODEL.ckpt), from which "
         "the same command resumes after a kill or Ctrl-C",
     )
@@ -101,11 +110,23 @@ class EpochProgress:
         )
 
 
+def _training_set(args):
+    """``(X, y, name)`` of --train (the bundled training sample by default)."""
+    if args.train is None:
+        X, y = _load_labelled(None, "--train", NAME, member=args.member)
+        return X, y, f"the bundled sample ({sample_path().name})"
+    data = load_data(args.train, "--train", "training", args.member, labels=NAME)
+    return data.X, data.y, data.name
+
+
 def _test_set(args):
     """The held-out set of ``train``: --test, or the bundled test sample when
     training on the bundled training sample (never the training data itself)."""
     if args.test is not None:
-        return _load_labelled(args.test, "train --test"), args.test
+        data = load_data(
+            args.test, "--test", "held-out", labels="train --test", member_option=False
+        )
+        return (data.X, data.y), data.name
     if args.train is None:
         return load_mnist_sample(
             "test"
@@ -179,12 +200,14 @@ def _interrupted(checkpoint, args):
 
 def run(args):
     """``skdigits train``: fit the pipeline, report accuracy, save it."""
-    check_save_path(args.model)  # fail before a long fit, not after
+    with naming("--model"):
+        check_save_path(args.model)  # fail before a long fit, not after
+    inputs = {"--train": args.train, "--test": args.test}
+    refuse_overwriting_inputs("--model", args.model, inputs)
     model = make_pipeline(args)
     checkpoint = _prepare_checkpoint(model, args)
-    X, y = _load_labelled(args.train, "train")
+    X, y, source = _training_set(args)
     test, test_source = _test_set(args)
-    source = args.train or f"the bundled sample ({sample_path().name})"
     print(f"training on {len(y)} images from {source}")
     if checkpoint is None:
         print("(lbfgs reports no per-epoch progress and keeps no checkpoint)")
@@ -204,7 +227,8 @@ def run(args):
     print(f"train accuracy: {model.score(X, y):.4f}")
     if test is not None:
         print(f"test accuracy: {model.score(*test):.4f} ({test_source})")
-    save_model(model, args.model)
+    with naming("--model"):
+        save_model(model, args.model)
     print(f"saved model to {args.model}")
     if checkpoint is not None:
         Path(checkpoint).unlink(missing_ok=True)
