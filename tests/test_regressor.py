@@ -322,3 +322,22 @@ def test_verbose_prints_the_loss_as_loss_reports_it(solver, smooth, capsys):
     printed = [float(line.split("loss = ")[1]) for line in lines]
     assert len(printed) == reg.n_iter_
     assert printed[-1] == pytest.approx(reg.loss_, abs=1e-8)
+
+
+try:
+    from sklearn.callback import ScoringMonitor
+except ImportError:  # scikit-learn < 1.9: no callback API
+    ScoringMonitor = None
+
+
+@pytest.mark.skipif(ScoringMonitor is None, reason="needs scikit-learn >= 1.9")
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_scoring_monitor_scores_every_epoch_of_the_regressor(solver, smooth):
+    X, Y = smooth
+    monitor = ScoringMonitor(scoring="r2")
+    reg = NumpyMLPRegressor(hidden_layer_sizes=(8,), solver=solver, max_iter=4)
+    _quiet(reg.set_callbacks(monitor), X, Y)
+    task = "epoch" if solver == "adam" else "iteration"
+    records = [r for r in monitor.get_logs().data if r["task_name"] == task]
+    assert len(records) == reg.n_iter_
+    assert records[-1]["r2"] == pytest.approx(reg.score(X, Y))
