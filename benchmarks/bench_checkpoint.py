@@ -37,7 +37,7 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from skdigits import NumpyMLPClassifier, _atomic, _checkpoint, _classifier, get_recipe
+from skdigits import NumpyMLPClassifier, _atomic, _base, _checkpoint, get_recipe
 
 from ._common import (
     add_data_argument,
@@ -93,7 +93,7 @@ def one_fit(params, X, y, checkpoint, seed):
     with (
         timed(_checkpoint.TrainingCheckpoint, "save", timers["write"]),
         timed(_atomic.os, "fsync", timers["fsync"]),
-        timed(_classifier, "data_digest", timers["fingerprint"]),
+        timed(_base, "data_digest", timers["fingerprint"]),
         warnings.catch_warnings(),
     ):
         warnings.simplefilter("ignore")  # a few epochs of a long plan

@@ -28,7 +28,7 @@ from contextlib import ExitStack, contextmanager
 
 import numpy as np
 
-from skdigits import _classifier, _losses, _network, _optimizers
+from skdigits import _losses, _network, _optimizers, _training
 
 from ._common import (
     add_data_argument,
@@ -95,7 +95,7 @@ def time_phases(X, y, epochs, seed, backend):
     totals = dict.fromkeys(("gather", "forward", "loss", "backward", "grad", "step"), 0)
     estimator = FRAMEWORKS["ours"].estimator(epochs, seed)
     with ExitStack() as stack:
-        stack.enter_context(_timed(_classifier._Batches, "_gather", totals, "gather"))
+        stack.enter_context(_timed(_training.Batches, "_gather", totals, "gather"))
         stack.enter_context(_timed(_network.Network, "forward", totals, "forward"))
         stack.enter_context(_timed(_network.Network, "_backward", totals, "backward"))
         stack.enter_context(_timed(_network.Network, "loss_grad", totals, "grad"))

@@ -9,6 +9,7 @@ from skdigits._checkpoint import CheckpointError, CheckpointWarning, ResumeWarni
 from skdigits._classifier import NumpyMLPClassifier
 from skdigits._persistence import load_bundled_model, load_model, save_model
 from skdigits._recipes import RECIPES, get_recipe
+from skdigits._regressor import NumpyMLPRegressor
 from skdigits.preprocessing import PixelScaler
 
 __version__ = "0.1.0"
@@ -17,6 +18,7 @@ __all__ = [
     "CheckpointError",
     "CheckpointWarning",
     "NumpyMLPClassifier",
+    "NumpyMLPRegressor",
     "PixelScaler",
     "RECIPES",
     "ResumeWarning",

@@ -288,29 +288,15 @@ def _error(path, reason):
 
 # --- the checkpoint of one fit ------------------------------------------------------
 
-# The fitted attributes a stochastic fit changes every epoch.
-_FITTED = (
-    "n_iter_",
-    "t_",
-    "loss_",
-    "best_loss_",
-    "best_validation_score_",
-    "_no_improvement_count",
-    "loss_curve_",
-    "validation_scores_",
-    "validation_loss_curve_",
-)
-
 
 class TrainingCheckpoint:
     """The checkpoint file of one fit: resuming from it, and saving it.
 
-    The estimator's stochastic fit keeps its loop state in a *run* object with
-    ``net`` (``theta``), ``optimizer``, ``best_theta``, ``train_idx``,
-    ``val_idx``, ``masks`` and ``augment`` (each None or with a Generator
-    ``rng``), ``stopped``, and ``use_rows(train_idx,
-    val_idx)``; the rest is the estimator's fitted attributes and its
-    ``_random_state``.
+    The fit's state is a :class:`skdigits._training.Training`, which gives its
+    ``state_dict()`` (JSON-able ``"scalars"`` and ``"arrays"``) and restores
+    itself with ``load_state_dict``; this class writes that state with the
+    fingerprint (the scalars in the header, the arrays beside it) and reads
+    it back.
 
     Parameters
     ----------
@@ -364,13 +350,13 @@ class TrainingCheckpoint:
             return None
         return header, arrays
 
-    def resume(self, estimator, run):
-        """Restore ``estimator`` and ``run`` from the file if it is this fit's.
+    def resume(self, training):
+        """Restore ``training`` from the file if it is this fit's.
 
         Returns
         -------
         resumed : bool
-            Whether the state was restored (a :class:`CheckpointWarning` then
+            Whether the state was restored (a :class:`ResumeWarning` then
             says from which epoch).
         """
         saved = self.load()
@@ -378,132 +364,31 @@ class TrainingCheckpoint:
             return False
         header, arrays = saved
         try:
-            _restore(estimator, run, header, arrays)
+            training.load_state_dict({"scalars": header, "arrays": arrays})
         except (KeyError, TypeError, ValueError) as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise _error(self.path, f"its state does not fit this fit ({reason})")
-        self.saved_epoch = estimator.n_iter_
-        if run.finished:
+        self.saved_epoch = training.n_iter
+        if training.finished:
             message = (
-                f"{self.path} holds this fit, finished after {estimator.n_iter_} "
+                f"{self.path} holds this fit, finished after {training.n_iter} "
                 "epochs: returning it without training"
             )
         else:
             message = (
-                f"resuming at epoch {estimator.n_iter_ + 1} of {estimator.max_iter} "
+                f"resuming at epoch {training.n_iter + 1} of {training.max_iter} "
                 f"from {self.path}"
             )
         warnings.warn(message, ResumeWarning, stacklevel=2)
         return True
 
-    def save(self, estimator, run):
-        """Write the state at the end of the epoch just finished."""
-        header, arrays = _capture(estimator, run)
+    def save(self, training):
+        """Write ``training``'s state at the end of the epoch just finished."""
+        state = training.state_dict()
         header = {
             "fingerprint": self.fingerprint,
             "parameters": self.parameters,
-            **header,
+            **state["scalars"],
         }
-        write_checkpoint(self.path, header, arrays)
-        self.saved_epoch = estimator.n_iter_
-
-
-# The run's parts that draw from a Generator of their own (``.rng``): the
-# dropout masks and the bound augmenter.
-_GENERATORS = ("masks", "augment")
-
-
-def _generator_state(holder):
-    """The state of ``holder.rng``, JSON-able, or None without ``holder``."""
-    return None if holder is None else holder.rng.bit_generator.state
-
-
-def _capture(estimator, run):
-    """``(header, arrays)``: the state of the fit at an epoch boundary."""
-    optimizer = run.optimizer.state_dict()
-    random_state, key = random_state_to_json(estimator._random_state)
-    header = {
-        "epoch": estimator.n_iter_,
-        "max_iter": estimator.max_iter,
-        "finished": run.finished,
-        "stopped": run.stopped,
-        "fitted": {name: getattr(estimator, name) for name in _FITTED},
-        "optimizer": {"class": type(run.optimizer).__name__, **optimizer["scalars"]},
-        "random_state": random_state,
-        **{name: _generator_state(getattr(run, name)) for name in _GENERATORS},
-    }
-    arrays = {"theta": run.net.theta, "random_state_key": key}
-    arrays.update({f"optimizer_{k}": v for k, v in optimizer["arrays"].items()})
-    optional = {
-        "best_theta": run.best_theta,
-        "train_idx": run.train_idx,
-        "val_idx": run.val_idx,
-    }
-    arrays.update({k: v for k, v in optional.items() if v is not None})
-    return header, arrays
-
-
-def _restore(estimator, run, header, arrays):
-    """Set ``estimator`` and ``run`` to the state :func:`_capture` saved."""
-    _copy_into(run.net.theta, arrays["theta"], "theta")
-    if run.best_theta is not None:
-        _copy_into(run.best_theta, arrays["best_theta"], "best_theta")
-    optimizer = dict(header["optimizer"])
-    if optimizer.pop("class") != type(run.optimizer).__name__:
-        raise ValueError("another optimizer")
-    prefix = "optimizer_"
-    state = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-    run.optimizer.load_state_dict({"scalars": optimizer, "arrays": state})
-    run.use_rows(arrays.get("train_idx"), arrays.get("val_idx"))
-    for name in _GENERATORS:
-        holder, saved = getattr(run, name), header[name]
-        if (holder is None) != (saved is None):
-            raise ValueError(f"{name} state missing or unexpected")
-        if saved is not None:
-            holder.rng.bit_generator.state = saved
-    random_state = estimator.random_state
-    if not isinstance(random_state, np.random.RandomState):
-        random_state = np.random.RandomState()  # never the global one
-    random_state.set_state(
-        random_state_from_json(header["random_state"], arrays["random_state_key"])
-    )
-    estimator._random_state = random_state
-    for name in _FITTED:
-        setattr(estimator, name, header["fitted"][name])
-    run.stopped = bool(header["stopped"])
-    run.finished = run.stopped or estimator.n_iter_ >= estimator.max_iter
-
-
-def _copy_into(target, source, name):
-    if source.shape != target.shape or source.dtype != target.dtype:
-        raise ValueError(
-            f"{name} has shape {source.shape} and dtype {source.dtype}, not "
-            f"{target.shape} and {target.dtype}"
-        )
-    target[...] = source
-
-
-# --- generators as JSON -----------------------------------------------------------
-
-
-def random_state_to_json(random_state):
-    """A ``RandomState``'s state: JSON scalars, and its key as an array."""
-    name, key, pos, has_gauss, cached = random_state.get_state()
-    scalars = {
-        "bit_generator": name,
-        "pos": int(pos),
-        "has_gauss": int(has_gauss),
-        "cached_gaussian": float(cached),
-    }
-    return scalars, np.asarray(key, dtype=np.uint32)
-
-
-def random_state_from_json(scalars, key):
-    """The ``get_state()`` tuple of :func:`random_state_to_json`'s output."""
-    return (
-        scalars["bit_generator"],
-        np.asarray(key, dtype=np.uint32),
-        int(scalars["pos"]),
-        int(scalars["has_gauss"]),
-        float(scalars["cached_gaussian"]),
-    )
+        write_checkpoint(self.path, header, state["arrays"])
+        self.saved_epoch = training.n_iter

@@ -111,7 +111,8 @@ class Network:
     activations : sequence of str
         One ``ACTIVATIONS`` name per hidden layer.
     output : str
-        ``'softmax'`` or ``'logistic'`` (a key of ``OUTPUTS``).
+        ``'softmax'``, ``'logistic'``, ``'identity'`` or ``'exp'`` (a key of
+        ``OUTPUTS``).
     dtype : numpy dtype
         float32 or float64, the dtype of the parameters and of every buffer.
     """
@@ -131,10 +132,11 @@ class Network:
 
     @property
     def uniform_loss(self):
-        """Data loss of a network that outputs 0 logits (a uniform guess)."""
-        if self.output is OUTPUTS["softmax"]:
-            return float(np.log(self.layer_units[-1]))
-        return float(self.layer_units[-1] * np.log(2.0))
+        """Data loss of a network that outputs 0 logits (a uniform guess), or
+        None for a regression output (see :class:`skdigits._losses.Output`)."""
+        if self.output.uniform_loss is None:
+            return None
+        return self.output.uniform_loss(self.layer_units[-1])
 
     @property
     def n_layers(self):

@@ -228,21 +228,30 @@ class _FlatOptimizer:
         for values in (theta, *self._state()):
             flush_negligible(values)
 
-    def trigger_stopping(self, msg, verbose):
-        """Whether to stop when the loss stalls; adaptive schedules decay instead."""
+    def on_stall(self, msg):
+        """What a stalled loss does: ``(stop, text)``.
+
+        Without an ``on_stall`` schedule, or when the adaptive rate is too
+        small, training stops; otherwise the rate decays and training goes on.
+        ``text`` is ``msg`` with what was done, as ``verbose`` prints it.
+        """
         if self.schedule.on_stall is None:
-            if verbose:
-                print(msg + " Stopping.")
-            return True
+            return True, msg + " Stopping."
         rate = self.schedule.on_stall(self.learning_rate)
         if rate is None:
-            if verbose:
-                print(msg + " Learning rate too small. Stopping.")
-            return True
+            return True, msg + " Learning rate too small. Stopping."
         self.learning_rate = rate
+        return False, msg + " Setting learning rate to %f" % self.learning_rate
+
+    def trigger_stopping(self, msg, verbose):
+        """Whether to stop when the loss stalls; adaptive schedules decay instead.
+
+        :meth:`on_stall`, printing its text when ``verbose``.
+        """
+        stop, text = self.on_stall(msg)
         if verbose:
-            print(msg + " Setting learning rate to %f" % self.learning_rate)
-        return False
+            print(text)
+        return stop
 
 
 class SGD(_FlatOptimizer):

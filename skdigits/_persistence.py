@@ -34,6 +34,7 @@ BUNDLED_MODEL = "mnist_default.skops"
 TRUSTED_TYPES = (
     "numpy.dtype",  # the optimizers' dtype; skops rebuilds it from an empty .npy
     "skdigits._classifier.NumpyMLPClassifier",
+    "skdigits._regressor.NumpyMLPRegressor",
     "skdigits._optimizers.Adam",
     "skdigits._optimizers.SGD",
     "skdigits.augment.Chain",  # training-time augmenters (NumpyMLPClassifier.augment)

@@ -470,12 +470,13 @@ EPOCHS = 12
 # epochs later, on a fast machine too (the pause changes no result).
 PACE_EPOCHS = """
 import time
-import skdigits._classifier as classifier
-_epoch = classifier.NumpyMLPClassifier._epoch
+import skdigits._training as training
+_epoch = training.Training.epoch
 def paced(self, *args):
-    _epoch(self, *args)
+    record = _epoch(self, *args)
     time.sleep(0.15)
-classifier.NumpyMLPClassifier._epoch = paced
+    return record
+training.Training.epoch = paced
 """
 # Replaces the checkpoint's byte writer in the process it runs in: the second
 # checkpoint write of that process writes half of its bytes, creates the

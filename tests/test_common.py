@@ -1,16 +1,18 @@
 """scikit-learn's estimator checks, with no expected failure.
 
-Two configurations: the defaults, and one that uses what skdigits adds
-(per-layer activations, dropout, class_weight) with the 'sgd' solver.
+Two configurations of each estimator: the defaults, and one that uses what
+skdigits adds (per-layer activations, dropout, class_weight for the
+classifier, the cosine schedule for the regressor) with the 'sgd' solver.
 """
 
 import warnings
 from collections import Counter
 
 import pytest
+from sklearn.base import is_regressor
 from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
-from skdigits import NumpyMLPClassifier
+from skdigits import NumpyMLPClassifier, NumpyMLPRegressor
 
 
 def estimators():
@@ -23,7 +25,19 @@ def estimators():
             class_weight="balanced",
             solver="sgd",
         ),
+        NumpyMLPRegressor(),
+        NumpyMLPRegressor(
+            hidden_layer_sizes=(16, 8),
+            activation=["gelu", "tanh"],
+            dropout=0.1,
+            learning_rate="cosine",
+            learning_rate_init=0.01,
+            solver="sgd",
+        ),
     ]
+
+
+IDS = ["default", "configured", "regressor-default", "regressor-configured"]
 
 
 @parametrize_with_checks(estimators())
@@ -31,7 +45,7 @@ def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("estimator", estimators(), ids=["default", "configured"])
+@pytest.mark.parametrize("estimator", estimators(), ids=IDS)
 def test_check_estimator_reports_no_failure(estimator):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -40,4 +54,7 @@ def test_check_estimator_reports_no_failure(estimator):
     failed = [r["check_name"] for r in results if r["status"] == "failed"]
     assert status["failed"] == 0, failed
     assert status["xfail"] == 0
-    assert status["passed"] >= 65, status
+    # every check of its kind ran: 65 for a classifier, 59 for a regressor
+    # (scikit-learn 1.9; only check_array_api_input, and the classifier's
+    # decision_function check, are skipped)
+    assert status["passed"] >= (59 if is_regressor(estimator) else 65), status

@@ -4,6 +4,8 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy.special import xlogy
+from sklearn.metrics import accuracy_score, r2_score
 
 from skdigits._losses import OUTPUTS, mean_loss
 
@@ -24,18 +26,42 @@ def naive_logistic_loss(Z, Y):
     return -(Y * np.log(P) + (1 - Y) * np.log(1 - P)).sum(axis=1), P
 
 
+def naive_squared_loss(Z, Y):
+    """scikit-learn's squared_loss per sample: half the mean over the outputs."""
+    return 0.5 * ((Z - Y) ** 2).mean(axis=1), Z
+
+
+def naive_poisson_loss(Z, Y):
+    """scikit-learn's poisson_loss per sample, with mean exp(z)."""
+    P = np.exp(Z)
+    return (xlogy(Y, Y / P) - Y + P).sum(axis=1), P
+
+
+CLASSIFIER_OUTPUTS = sorted(n for n in OUTPUTS if OUTPUTS[n].log_proba is not None)
+
+
 def problem(output, seed=0):
-    """Moderate logits and targets: one-hot (softmax), 0/1 labels (logistic)."""
+    """Moderate logits and targets: one-hot (softmax), 0/1 labels (logistic),
+    reals (identity), counts (exp)."""
     rng = np.random.default_rng(seed)
     Z = rng.normal(scale=2.0, size=(6, 4))
     if output == "softmax":
         return Z, one_hot(rng.integers(0, 4, 6), 4)
+    if output == "identity":
+        return Z, rng.normal(scale=3.0, size=(6, 4))
+    if output == "exp":
+        return Z, rng.poisson(2.0, size=(6, 4)).astype(float)
     return Z, rng.integers(0, 2, size=(6, 4)).astype(float)
 
 
 @pytest.mark.parametrize(
     "output, naive",
-    [("softmax", naive_softmax_loss), ("logistic", naive_logistic_loss)],
+    [
+        ("softmax", naive_softmax_loss),
+        ("logistic", naive_logistic_loss),
+        ("identity", naive_squared_loss),
+        ("exp", naive_poisson_loss),
+    ],
 )
 def test_loss_and_proba_match_the_textbook_formulas(output, naive):
     Z, Y = problem(output)
@@ -49,18 +75,24 @@ def test_loss_and_proba_match_the_textbook_formulas(output, naive):
 
 @pytest.mark.parametrize("output", sorted(OUTPUTS))
 def test_gradient_of_loss_wrt_logits_is_p_minus_y(output):
-    """Canonical pairs: the backprop starts from P - Y, checked numerically."""
+    """Canonical pairs: the backprop starts from P - Y, checked numerically
+    (the squared error's P - Y is the gradient of its sum over the outputs)."""
     Z, Y = problem(output, seed=1)
     P = OUTPUTS[output].proba(Z.copy())
+    factor = OUTPUTS[output].objective_factor(Z.shape[1])
     numerical = np.zeros_like(Z)
     for idx in np.ndindex(*Z.shape):
         plus, minus = Z.copy(), Z.copy()
         plus[idx] += EPS
         minus[idx] -= EPS
         numerical[idx] = (
-            OUTPUTS[output].loss_and_proba(plus, Y).sum()
-            - OUTPUTS[output].loss_and_proba(minus, Y).sum()
-        ) / (2 * EPS)
+            (
+                OUTPUTS[output].loss_and_proba(plus, Y).sum()
+                - OUTPUTS[output].loss_and_proba(minus, Y).sum()
+            )
+            * factor
+            / (2 * EPS)
+        )
     np.testing.assert_allclose(P - Y, numerical, rtol=1e-5, atol=1e-7)
 
 
@@ -98,7 +130,7 @@ def test_logistic_with_huge_logits_is_finite_and_exact(dtype):
     assert P.dtype == dtype
 
 
-@pytest.mark.parametrize("output", sorted(OUTPUTS))
+@pytest.mark.parametrize("output", CLASSIFIER_OUTPUTS)
 def test_log_proba_is_log_of_proba_where_representable(output):
     Z, _ = problem(output, seed=2)
     np.testing.assert_allclose(
@@ -106,6 +138,30 @@ def test_log_proba_is_log_of_proba_where_representable(output):
         np.log(OUTPUTS[output].proba(Z.copy())),
         rtol=1e-12,
     )
+
+
+@pytest.mark.parametrize("output", sorted(OUTPUTS))
+def test_score_is_accuracy_of_the_labels_or_r2(output):
+    """The early-stopping score of outputs P, as the estimators' ``score``."""
+    Z, Y = problem(output, seed=4)
+    P = OUTPUTS[output].proba(Z.copy())
+    w = np.arange(1.0, 7.0)
+    if output == "softmax":
+        expected = accuracy_score(Y.argmax(1), P.argmax(1), sample_weight=w)
+    elif output == "logistic":  # multilabel: every label of a row right
+        expected = accuracy_score(Y.astype(int), (P > 0.5).astype(int), sample_weight=w)
+    else:
+        expected = r2_score(Y, P, sample_weight=w)
+    assert OUTPUTS[output].score(P, Y, w) == expected
+    assert OUTPUTS[output].score(Y.copy(), Y, w) == 1.0
+
+
+def test_poisson_loss_is_finite_for_zero_counts_and_huge_logits():
+    Z, Y = np.array([[-50.0, 3.0]]), np.array([[0.0, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = OUTPUTS["exp"].loss_and_proba(Z.copy(), Y)
+    np.testing.assert_allclose(loss, [np.exp(-50.0) + np.exp(3.0)])
 
 
 def test_softmax_rows_sum_to_one():
