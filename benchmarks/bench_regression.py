@@ -189,7 +189,7 @@ def target_lines(results, dtypes):
             met = diff >= -TARGETS["r2"]
             lines.append(
                 f"- {dtype}, {name} - sklearn test R² = {diff:+.4f} (target >= "
-                f"{-TARGETS['r2']:+.1f}): {'met' if met else 'MISSED'}"
+                f"{0.0 - TARGETS['r2']:+.4f}): {'met' if met else 'MISSED'}"
             )
     return lines or ["- Targets: not checked (ours or sklearn was not run)."]
 
