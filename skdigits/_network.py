@@ -158,7 +158,8 @@ class Network:
     def initialize(self, rng):
         """Zero biases and symmetric uniform weights scaled to each activation."""
         self.theta[:] = 0
-        # The output layer feeds a softmax/logistic: Glorot-uniform, as "identity".
+        # The output layer (softmax, logistic, identity or exp): Glorot-uniform,
+        # as "identity".
         names = self.activation_names + ("identity",)
         for W, name in zip(self.coefs, names):
             bound = init_bound(name, *W.shape)

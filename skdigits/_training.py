@@ -38,7 +38,7 @@ __all__ = ["FITTED", "Settings", "Training", "fit_lbfgs", "fit_stochastic"]
 _DIVERGENCE_FACTOR = 100.0
 
 _DIVERGED = (
-    "The training loss became {value:.4g} at iteration {it}: training diverged. "
+    "The {what} loss became {value:.4g} at iteration {it}: training diverged. "
     "Lower learning_rate_init (it is {lr}) or scale the inputs (e.g. pixels to "
     "[0, 1] with skdigits.PixelScaler or StandardScaler)."
 )
@@ -58,9 +58,11 @@ FITTED = (
 )
 
 
-def diverged(loss, iteration, learning_rate_init):
-    """The actionable error for a non-finite (or huge) training loss."""
-    return ValueError(_DIVERGED.format(value=loss, it=iteration, lr=learning_rate_init))
+def diverged(loss, iteration, learning_rate_init, what="training"):
+    """The actionable error for a non-finite (or huge) ``what`` loss."""
+    return ValueError(
+        _DIVERGED.format(what=what, value=loss, it=iteration, lr=learning_rate_init)
+    )
 
 
 @dataclass(frozen=True)
@@ -459,7 +461,12 @@ class Training:
         X_val, Y_val, w_val = self.val
         Z = self.net.logits(X_val)
         losses = self.net.output.loss_and_proba(Z, Y_val)
-        return self.net.output.score(Z, Y_val, w_val), mean_loss(losses, w_val)
+        loss = mean_loss(losses, w_val)
+        if not math.isfinite(loss):  # the last step overflowed: no score to give
+            raise diverged(
+                loss, self.n_iter, self.settings.learning_rate_init, "validation"
+            )
+        return self.net.output.score(Z, Y_val, w_val), loss
 
     def track_progress(self, validation):
         """Update the no-improvement count; keep the best weights."""

@@ -25,7 +25,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-from skdigits import NumpyMLPClassifier, load_model
+from skdigits import NumpyMLPClassifier, NumpyMLPRegressor, load_model
 from skdigits._atomic import remove_stale_temps
 from skdigits._checkpoint import (
     FORMAT,
@@ -105,6 +105,10 @@ def _fit(est, X, y, weights=None):
 
 def _assert_same_model(a, b, X):
     assert np.array_equal(a.predict_proba(X), b.predict_proba(X))
+    _assert_same_model_state(a, b)
+
+
+def _assert_same_model_state(a, b):
     for Wa, Wb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
         assert Wa.dtype == Wb.dtype and np.array_equal(Wa, Wb)
     for name in FITTED:
@@ -274,6 +278,90 @@ def test_fit_resumed_after_ctrl_c_is_the_uninterrupted_fit(name, epoch, data, tm
     if epoch > 1:
         assert messages == [f"resuming at epoch {epoch} of 6 from {path}"]
     _assert_same_model(resumed, plain, X)
+
+
+# The regressor's fits whose whole state matters, completing the bottom half
+# of each 8x8 digit from its top half (32 outputs, float32): a schedule per
+# step with dropout; early stopping on R2 with an adaptive schedule; and
+# Poisson counts with sample weights.
+REGRESSOR_CONFIGS = {
+    "adam_cosine_dropout": dict(learning_rate="cosine", dropout=[0.2]),
+    "sgd_adaptive_early_stopping": dict(
+        solver="sgd",
+        learning_rate="adaptive",
+        learning_rate_init=0.1,
+        early_stopping=True,
+        tol=0.05,
+        n_iter_no_change=1,
+    ),
+    "poisson_sgd_invscaling": dict(
+        loss="poisson",
+        solver="sgd",
+        learning_rate="invscaling",
+        learning_rate_init=0.05,
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def completion(data):
+    """``(top, target, weights)`` for each regressor configuration."""
+    X, _, weights = data
+    top, bottom = X[:, :32], X[:, 32:]
+    counts = np.round(4 * bottom[:, :4]).astype(np.float32)
+    return lambda name: (top, counts if "poisson" in name else bottom, weights)
+
+
+def _regressor(name, **params):
+    base = dict(hidden_layer_sizes=(16,), max_iter=6, random_state=0)
+    return NumpyMLPRegressor(**{**base, **REGRESSOR_CONFIGS[name], **params})
+
+
+def _assert_same_regressor(a, b, X):
+    assert np.array_equal(a.predict(X), b.predict(X))
+    _assert_same_model_state(a, b)
+
+
+@pytest.mark.parametrize("name", sorted(REGRESSOR_CONFIGS))
+def test_checkpointing_changes_no_bit_of_a_regressor_fit(name, completion, tmp_path):
+    X, Y, weights = completion(name)
+    plain = _fit(_regressor(name), X, Y, weights)
+    path = tmp_path / "fit.ckpt"
+    checked = _fit(_regressor(name, checkpoint=path), X, Y, weights)
+    _assert_same_regressor(checked, plain, X)
+    assert read_header(path)["finished"]
+
+
+@pytest.mark.parametrize("name", sorted(REGRESSOR_CONFIGS))
+@pytest.mark.parametrize("epoch", [1, 3])
+def test_regressor_resumed_after_ctrl_c_is_the_uninterrupted_fit(
+    name, epoch, completion, tmp_path
+):
+    X, Y, weights = completion(name)
+    plain = _fit(_regressor(name), X, Y, weights)
+    if epoch > plain.n_iter_:
+        pytest.skip("this fit stops earlier")
+    path = tmp_path / "fit.ckpt"
+    _interrupted_fit(_regressor(name, checkpoint=path), X, Y, weights, epoch)
+    assert path.exists() == (epoch > 1)
+    resumed = _regressor(name, checkpoint=path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resumed.fit(X, Y, sample_weight=weights)
+    messages = [str(w.message) for w in caught if w.category is ResumeWarning]
+    assert messages == ([f"resuming at epoch {epoch} of 6 from {path}"] * (epoch > 1))
+    _assert_same_regressor(resumed, plain, X)
+
+
+def test_a_classifier_checkpoint_is_not_resumed_by_a_regressor(data, tmp_path):
+    X, y, _ = data
+    path = tmp_path / "fit.ckpt"
+    _fit(NumpyMLPClassifier((16,), max_iter=2, random_state=0, checkpoint=path), X, y)
+    Y = X[:, 32:]
+    with pytest.warns(CheckpointWarning, match="checkpoint of another fit"):
+        NumpyMLPRegressor(
+            hidden_layer_sizes=(16,), max_iter=2, random_state=0, checkpoint=path
+        ).fit(X[:, :32], Y)
 
 
 def test_ctrl_c_during_a_checkpoint_write_saves_that_epoch(data, tmp_path, monkeypatch):
@@ -524,6 +612,29 @@ np.save(sys.argv[3], clf.predict_proba(data["X_test"]))
     % EPOCHS
 )
 
+# The same for the regressor: the top half of each digit (392 pixels) predicts
+# the bottom half (392 outputs); the script saves predict on the test rows.
+REGRESSOR_SCRIPT = (
+    """
+import sys
+import numpy as np
+from skdigits import NumpyMLPRegressor
+data = np.load(sys.argv[1])
+reg = NumpyMLPRegressor(
+    hidden_layer_sizes=(32,),
+    max_iter=%d,
+    learning_rate="cosine",
+    dropout=0.1,
+    random_state=0,
+    checkpoint=sys.argv[2],
+    callback=lambda info: print("epoch", info["epoch"], flush=True),
+)
+reg.fit(data["X"][:, :392], data["X"][:, 392:])
+np.save(sys.argv[3], reg.predict(data["X_test"][:, :392]))
+"""
+    % EPOCHS
+)
+
 
 class _Process:
     """A child process whose output lines are collected while it runs."""
@@ -692,8 +803,9 @@ def test_train_ctrl_c_exits_130_names_the_command_and_saves_no_model(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("script", [SCRIPT, REGRESSOR_SCRIPT], ids=["clf", "reg"])
 def test_python_fit_killed_at_random_moments_ends_with_the_uninterrupted_model(
-    tmp_path,
+    script, tmp_path
 ):
     X, y = load_mnist_sample("train")
     X_test, _ = load_mnist_sample("test")
@@ -704,7 +816,7 @@ def test_python_fit_killed_at_random_moments_ends_with_the_uninterrupted_model(
         y=y[:2000],
         X_test=X_test[:500].astype(np.float32) * scale,
     )
-    (tmp_path / "fit.py").write_text(SCRIPT)
+    (tmp_path / "fit.py").write_text(script)
 
     def start(pause, checkpoint="fit.ckpt", out="proba.npy"):
         args = ["fit.py", "data.npz", checkpoint, out]

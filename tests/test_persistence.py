@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 from skdigits import (
     RECIPES,
     NumpyMLPClassifier,
+    NumpyMLPRegressor,
     PixelScaler,
     get_recipe,
     load_model,
@@ -36,6 +37,18 @@ def fitted_pipeline(solver="adam", **params):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return Pipeline([("scale", PixelScaler()), ("mlp", mlp)]).fit(X[:300], y[:300])
+
+
+def fitted_regressor(solver="adam", **params):
+    """A small regressor completing digits: top half in, bottom half out."""
+    X, _ = load_mnist_sample("test")
+    X = X[:300].astype(np.float32) / 255
+    reg = NumpyMLPRegressor(
+        hidden_layer_sizes=(16,), solver=solver, max_iter=3, random_state=0, **params
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return reg.fit(X[:, :392], X[:, 392:])
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +73,20 @@ def test_round_trip_gives_identical_probabilities(tmp_path, X, solver, suffix):
     loaded = load_model(path)
     assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
     assert type(loaded[-1]) is NumpyMLPClassifier
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_regressor_round_trip_as_skops_gives_identical_predictions(
+    tmp_path, X, solver, loss
+):
+    model = fitted_regressor(solver, loss=loss, early_stopping=solver != "lbfgs")
+    save_model(model, tmp_path / "model.skops")
+    loaded = load_model(tmp_path / "model.skops")
+    top = X[:, :392].astype(np.float32) / 255
+    assert type(loaded) is NumpyMLPRegressor
+    assert loaded.predict(top).dtype == np.float32
+    assert np.array_equal(loaded.predict(top), model.predict(top))
 
 
 @pytest.mark.parametrize("learning_rate", sorted(SCHEDULES))
@@ -110,6 +137,9 @@ def test_allow_list_is_exactly_what_skdigits_pipelines_need():
     augment = make_chain(RandomAffine(), ElasticDistortion())  # what the recipes use
     data = sio.dumps(fitted_pipeline("adam", augment=augment))
     needed |= set(sio.get_untrusted_types(data=data))
+    for solver in ["sgd", "lbfgs"]:
+        data = sio.dumps(fitted_regressor(solver))
+        needed |= set(sio.get_untrusted_types(data=data))
     assert needed == set(TRUSTED_TYPES)
 
 
