@@ -87,20 +87,10 @@ DIFFERS = {
         pytest.fail.Exception,
         "DID NOT WARN",
         "its identity case is linear least squares, which L-BFGS solves from "
-        "skdigits' starting weights (biases at 0) in 10 evaluations: it "
+        "skdigits' starting weights (its own draws, biases at 0) in 10 evaluations: it "
         "converges within max_fun=10 and rightly gives no ConvergenceWarning; "
         "from scikit-learn's starting weights it needs 11 and warns, as does "
         "skdigits started there (test_lbfgs_maxfun_counts_from_the_start)",
-    ),
-}
-
-#: DIFFERS cases that do not yet fail as stated, because of a bug in skdigits:
-#: strict xfails, so that the fix shows (XPASS fails) and the entry is removed.
-PENDING_FIX = {
-    "test_mlp_diverging_loss": (
-        "NumpyMLPRegressor with early_stopping=True does not reach its "
-        "divergence error: the weights overflow to NaN and the early-stopping "
-        "R² (scikit-learn's r2_score) raises 'Input contains NaN.' first"
     ),
 }
 
@@ -224,16 +214,7 @@ def test_private_kept_tests_do_touch_private_names():
 # ------------------------------------ where skdigits deliberately differs
 
 
-def _pending(name):
-    """``name``, marked as a strict xfail when it is in `PENDING_FIX`."""
-    if name not in PENDING_FIX:
-        return name
-    return pytest.param(
-        name, marks=pytest.mark.xfail(strict=True, reason=PENDING_FIX[name])
-    )
-
-
-@pytest.mark.parametrize("name", [_pending(name) for name in sorted(DIFFERS)])
+@pytest.mark.parametrize("name", sorted(DIFFERS))
 def test_sklearn_test_fails_as_documented(name):
     exception, match, _ = DIFFERS[name]
     function = getattr(_SKLEARN, name)
@@ -253,18 +234,7 @@ def _divergence_message(mlp, X, y):
     return message
 
 
-@pytest.mark.parametrize(
-    "early_stopping",
-    [
-        False,
-        pytest.param(
-            True,
-            marks=pytest.mark.xfail(
-                strict=True, reason=PENDING_FIX["test_mlp_diverging_loss"]
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("early_stopping", [False, True])
 def test_diverging_sgd_stops_with_an_error_naming_the_fix(early_stopping):
     # scikit-learn's test_mlp_diverging_loss: the same fit
     mlp = NumpyMLPRegressor(
