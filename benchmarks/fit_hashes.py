@@ -1,21 +1,25 @@
 """Bit-for-bit fingerprints of a fixed set of small fits.
 
 A refactoring of the training code must not change what a fit returns by one
-bit. This script runs about twenty small fits of ``NumpyMLPClassifier`` (every
+bit. This script runs about thirty small fits. Of ``NumpyMLPClassifier`` (every
 solver, every learning-rate schedule, every activation, dropout, augmentation,
 early stopping, float32 and float64, ``partial_fit``, ``warm_start``,
 ``sample_weight``, ``class_weight``, multilabel and sparse targets, and a
-checkpointed fit interrupted and resumed) and hashes each one: SHA-256 of its
-``coefs_``, ``intercepts_``, curves, counters and ``predict_proba``. It also
-hashes the bundled model's ``predict_proba`` on the bundled test sample.
+checkpointed fit interrupted and resumed), and of ``NumpyMLPRegressor``
+(completing 8x8 digits: adam, sgd with early stopping, lbfgs, poisson with
+sample weights, dropout with the cosine schedule, partial_fit), each hashed:
+SHA-256 of its ``coefs_``, ``intercepts_``, curves, counters and
+``predict_proba`` (``predict`` for the regressor). It also hashes the bundled
+model's ``predict_proba`` on the bundled test sample.
 
 ::
 
     python -m benchmarks.fit_hashes --save before.json   # on the old code
     python -m benchmarks.fit_hashes --check before.json  # on the new code
 
-``--check`` prints one line per fit (``same`` or ``CHANGED``) and exits with
-status 1 when any hash differs. BLAS runs on one thread, so the hashes do not
+``--check`` prints one line per fit (``same``, ``CHANGED``, or ``new`` for a
+fit the saved file lacks) and exits with status 1 when a saved hash differs
+or is missing. BLAS runs on one thread, so the hashes do not
 depend on the machine's load.
 """
 
@@ -44,7 +48,10 @@ def _digits():
 def _digest(model, X):
     """SHA-256 of everything a fit leaves that a user can read."""
     sha = hashlib.sha256()
-    arrays = [*model.coefs_, *model.intercepts_, model.predict_proba(X)]
+    output = model.predict_proba(X) if hasattr(model, "predict_proba") else None
+    if output is None:
+        output = model.predict(X)
+    arrays = [*model.coefs_, *model.intercepts_, output]
     for name in ("loss_curve_", "validation_scores_", "validation_loss_curve_"):
         values = getattr(model, name, None)
         if values is not None:
@@ -123,8 +130,43 @@ def _cases():
         "partial_fit": lambda: _partial_fit(X, y),
         "warm_start": lambda: _warm_start(X, y),
         "checkpoint_resumed": lambda: _resumed(X, y),
+        **_regressor_cases(X),
     }
-    return {name: (fit, X if "f32" not in name else X32) for name, fit in cases.items()}
+    inputs = {name: X32 if "f32" in name else X for name in cases}
+    inputs.update({name: X[:, :32] for name in cases if name.startswith("reg_")})
+    return {name: (fit, inputs[name]) for name, fit in cases.items()}
+
+
+def _regressor_cases(X):
+    """Digit completion fits of the regressor: the top half predicts the bottom."""
+    top, bottom = X[:, :32], X[:, 32:]
+    top32, bottom32 = top.astype(np.float32), bottom.astype(np.float32)
+    counts = np.round(4 * bottom[:, :4])
+    return {
+        "reg_adam_f64": lambda: _fit_reg(top, bottom),
+        "reg_adam_cosine_dropout_f32": lambda: _fit_reg(
+            top32, bottom32, learning_rate="cosine", dropout=0.1
+        ),
+        "reg_sgd_early_stopping": lambda: _fit_reg(
+            top, bottom, solver="sgd", early_stopping=True, max_iter=15
+        ),
+        "reg_lbfgs": lambda: _fit_reg(top, bottom, solver="lbfgs", max_iter=30),
+        "reg_poisson_sample_weight": lambda: _fit_reg(
+            top, counts, {"sample_weight": np.arange(600) % 3}, loss="poisson"
+        ),
+        "reg_partial_fit_f32": lambda: (
+            _fit_reg(top32, bottom32, solver="sgd")
+            .partial_fit(top32, bottom32)
+            .partial_fit(top32, bottom32)
+        ),
+    }
+
+
+def _fit_reg(X, Y, fit_params=None, **params):
+    from skdigits import NumpyMLPRegressor
+
+    model = NumpyMLPRegressor(**{**SMALL, **params})
+    return model.fit(X, Y, **(fit_params or {}))
 
 
 def _augmenter():
@@ -203,8 +245,8 @@ def check(hashes, saved):
         now, before = hashes.get(name), saved.get(name)
         verdict = "same" if now == before else "CHANGED"
         if now is None or before is None:
-            verdict = "missing now" if now is None else "new"
-        same &= verdict == "same"
+            verdict = "missing now" if now is None else "new (not in the saved file)"
+        same &= verdict == "same" or before is None
         lines.append(f"{name:34s} {verdict}")
     return lines, same
 

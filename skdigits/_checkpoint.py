@@ -1,14 +1,18 @@
 """Training checkpoints: the state of a stochastic fit at an epoch boundary.
 
-``NumpyMLPClassifier(checkpoint=path)`` writes one file after every 'sgd' or
-'adam' epoch and resumes from it, so that a fit killed at any moment and run
-again ends with the model an uninterrupted fit would have given, bit for bit.
+``NumpyMLPClassifier(checkpoint=path)`` (or ``NumpyMLPRegressor``) writes one
+file after every 'sgd' or 'adam' epoch and resumes from it, so that a fit
+killed at any moment and run again ends with the model an uninterrupted fit
+would have given, bit for bit.
 The file holds everything that decides the rest of the run: the weights, the
 optimizer's moments and step count (hence the schedule's position), the
 early-stopping state (best weights, counters, the validation split), the
 fitted counters and curves, and the state of every random generator (the
 ``RandomState`` that shuffles, the dropout masks' and the augmenter's
 ``Generator``).
+
+The state itself is :class:`skdigits._training.Training`'s ``state_dict()``;
+this module only writes it, with the fingerprint, and reads it back.
 
 The format is one uncompressed ``.npz`` archive (``numpy.savez``): the arrays,
 plus one array ``header`` holding UTF-8 JSON (format name and version, the

@@ -29,8 +29,9 @@ __all__ = [
 BUNDLED_MODEL = "mnist_default.skops"
 
 #: Types beyond skops' defaults that a skdigits pipeline is made of. Found by
-#: dumping a fitted ``Pipeline([PixelScaler(), NumpyMLPClassifier()])`` and
-#: calling :func:`skops.io.get_untrusted_types` (see tests/test_persistence.py).
+#: dumping a fitted ``Pipeline([PixelScaler(), NumpyMLPClassifier()])`` and a
+#: fitted ``NumpyMLPRegressor`` and calling :func:`skops.io.get_untrusted_types`
+#: (see tests/test_persistence.py).
 TRUSTED_TYPES = (
     "numpy.dtype",  # the optimizers' dtype; skops rebuilds it from an empty .npy
     "skdigits._classifier.NumpyMLPClassifier",

@@ -139,17 +139,20 @@ class Progress:
             checkpoint.save(training)
         return False
 
-    def lbfgs_callback(self, net, iterations):
-        """scipy's per-iteration callback for L-BFGS, or None when no one listens."""
+    def lbfgs_callback(self, net, iterations, reported):
+        """scipy's per-iteration callback for L-BFGS, or None when no one listens.
+
+        ``reported(x, fun)`` is the loss at ``x`` as ``loss_`` reports it
+        (``fun`` is the objective L-BFGS minimises).
+        """
         if not (self.verbose or self.callbacks.enabled):
             return None
 
         def report(intermediate_result):
             iteration = next(iterations)
             if self.verbose:
-                print(
-                    "Iteration %d, loss = %.8f" % (iteration, intermediate_result.fun)
-                )
+                loss = reported(intermediate_result.x, intermediate_result.fun)
+                print("Iteration %d, loss = %.8f" % (iteration, loss))
             task = self.callbacks.task_begin("iteration")
             self.callbacks.task_end(task, net, intermediate_result.x)
 

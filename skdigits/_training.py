@@ -667,7 +667,8 @@ def fit_lbfgs(net, data, settings, progress):
     """Minimise the full-batch loss with L-BFGS-B; returns ``(n_iter, loss)``.
 
     ``data`` is ``(X, Y, weights)``; rows of zero weight are left out. Each
-    iteration is reported to ``progress`` (``lbfgs_iteration``).
+    iteration is reported to ``progress`` (``lbfgs_callback``),
+    with its loss as ``loss_`` reports it.
     """
     X, Y, weights = data
     rows = weights.rows(X.shape[0])
@@ -684,6 +685,13 @@ def fit_lbfgs(net, data, settings, progress):
             loss += (factor - 1) * net.data_loss
         return loss, net.grad.astype(np.float64)
 
+    def reported(theta, objective):
+        """The loss at ``theta`` as the estimator reports it (``loss_``)."""
+        if factor == 1:
+            return float(objective)
+        net.theta[:] = theta
+        return float(net.loss_grad(X, Y, w, total, settings.alpha, ws))
+
     iterations = iter(range(1, settings.max_iter + 1))
     progress.begin(settings.max_iter)
     result = scipy.optimize.minimize(
@@ -691,7 +699,7 @@ def fit_lbfgs(net, data, settings, progress):
         net.theta.astype(np.float64),
         method="L-BFGS-B",
         jac=True,
-        callback=progress.lbfgs_callback(net, iterations),
+        callback=progress.lbfgs_callback(net, iterations, reported),
         options={
             "maxfun": settings.max_fun,
             "maxiter": settings.max_iter,
@@ -706,8 +714,6 @@ def fit_lbfgs(net, data, settings, progress):
         )
     if not np.isfinite(result.fun):
         raise diverged(result.fun, result.nit, settings.learning_rate_init)
+    loss = reported(result.x, result.fun)
     net.theta[:] = result.x
-    loss = float(result.fun)
-    if factor != 1:  # reported as the estimator reports its loss
-        loss = float(net.loss_grad(X, Y, w, total, settings.alpha, ws))
     return min(result.nit, settings.max_iter), loss

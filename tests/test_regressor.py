@@ -309,3 +309,16 @@ def test_the_two_estimators_share_every_parameter_but_their_own():
     clf = set(inspect.signature(NumpyMLPClassifier).parameters)
     reg = set(inspect.signature(NumpyMLPRegressor).parameters)
     assert clf - reg == {"class_weight"} and reg - clf == {"loss"}
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_verbose_prints_the_loss_as_loss_reports_it(solver, smooth, capsys):
+    X, Y = smooth
+    reg = NumpyMLPRegressor(
+        hidden_layer_sizes=(8,), solver=solver, max_iter=5, verbose=True
+    )
+    _quiet(reg, X, Y)
+    lines = capsys.readouterr().out.splitlines()
+    printed = [float(line.split("loss = ")[1]) for line in lines]
+    assert len(printed) == reg.n_iter_
+    assert printed[-1] == pytest.approx(reg.loss_, abs=1e-8)
