@@ -354,3 +354,28 @@ def run_main(main, argv=None):
     except (FileNotFoundError, ValueError) as exc:
         log(f"error: {exc}")
         return 2
+
+
+#: environment variables that pin OpenBLAS's kernel (its core type, its L2 size)
+OPENBLAS_PINNING = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def restart_without_openblas_pinning():
+    """Start this ``python -m`` run again with `OPENBLAS_PINNING` unset.
+
+    OpenBLAS reads the variables once, when numpy loads it, so unsetting them in
+    a running process changes nothing: when either is set, this replaces the
+    process (``os.execve``) by the same command without them, and the kernel is
+    the one OpenBLAS picks for the CPU (the report names it, from
+    threadpoolctl). Call it first in a benchmark's ``__main__`` block; it
+    returns only when neither is set.
+    """
+    pinned = [name for name in OPENBLAS_PINNING if name in os.environ]
+    if not pinned:
+        return
+    names = " and ".join(pinned)
+    log(f"{names} set (pinning OpenBLAS's kernel): starting again without")
+    env = {key: value for key, value in os.environ.items() if key not in pinned}
+    spec = sys.modules["__main__"].__spec__
+    argv = [sys.executable, "-m", spec.name, *sys.argv[1:]]
+    os.execve(sys.executable, argv, env)

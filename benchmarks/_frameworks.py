@@ -5,7 +5,9 @@ Each framework is an adapter with ``fit(X, y, epochs, seed) -> model`` and
 its adapter reports itself unavailable when torch is not installed) and
 skdigits' ``NumpyMLPClassifier`` with numpy or numba optimizer steps. They all
 train the benchmark network with the benchmark settings (`SETTINGS`), which a
-benchmark may override per fit (hidden layers, batch size).
+benchmark may override per fit (hidden layers, batch size). `REGRESSORS` holds
+the same four for regression (``MLPRegressor``, ``NumpyMLPRegressor``, PyTorch
+with the squared error), whose adapters have ``predict(model, X)``.
 
 `time_grid_search` is the single timer of ``GridSearchCV`` runs: every
 benchmark that times a search builds its `GridRun` list and calls it.
@@ -120,11 +122,12 @@ class OursMLP(SklearnMLP):
     name = "ours"
     label = "skdigits NumpyMLPClassifier (numpy steps)"
     backend = "numpy"
+    class_name = "NumpyMLPClassifier"
 
     def estimator_class(self):
         import skdigits
 
-        return getattr(skdigits, "NumpyMLPClassifier", None)
+        return getattr(skdigits, self.class_name, None)
 
     def unavailable_reason(self):
         try:
@@ -132,7 +135,7 @@ class OursMLP(SklearnMLP):
         except Exception as exc:  # a half-written package must not stop the rest
             return f"skdigits cannot be imported ({exc})"
         if cls is None:
-            return "skdigits.NumpyMLPClassifier is None"
+            return f"skdigits has no {self.class_name}"
         if use_kernels(self.backend) != self.backend:
             return f"{self.backend} kernels unavailable (pip install numba)"
         return None
@@ -164,7 +167,8 @@ class TorchMLP:
     AdamW), hence ``weight_decay = alpha / batch_size`` on the weights only (not
     the biases). Weights and biases are initialised like sklearn's relu layers:
     uniform in ``+-sqrt(6 / (fan_in + fan_out))``. New layers take torch's
-    default dtype (float32 unless a benchmark sets it).
+    default dtype (float32 unless a benchmark sets it), and float64 when ``X``
+    is float64.
     """
 
     name = "torch"
@@ -178,11 +182,10 @@ class TorchMLP:
             return "torch is not installed"
         return None
 
-    def _network(self, hidden, n_classes):
+    def _network(self, sizes):
         import torch
         from torch import nn
 
-        sizes = (784, *hidden, n_classes)
         layers = []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
             linear = nn.Linear(fan_in, fan_out)
@@ -199,7 +202,9 @@ class TorchMLP:
         torch.set_num_threads(blas_thread_count())
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
-        model = self._network(hidden, int(y.max()) + 1)
+        model = self._network((X.shape[1], *hidden, self._n_outputs(y)))
+        if X.dtype == np.float64:
+            model = model.double()
         weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
         biases = [p for n, p in model.named_parameters() if n.endswith("bias")]
         batch_size = batch_size or SETTINGS["batch_size"]
@@ -208,7 +213,7 @@ class TorchMLP:
             [{"params": weights, "weight_decay": decay}, {"params": biases}],
             lr=SETTINGS["learning_rate_init"],
         )
-        loss_fn = torch.nn.CrossEntropyLoss()
+        loss_fn = self._loss()
         X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
         for _ in range(epochs):
             order = torch.randperm(len(X_t), generator=generator)
@@ -218,6 +223,14 @@ class TorchMLP:
                 loss_fn(model(X_t[batch]), y_t[batch]).backward()
                 optimizer.step()
         return model
+
+    def _n_outputs(self, y):
+        return int(y.max()) + 1
+
+    def _loss(self):
+        import torch
+
+        return torch.nn.CrossEntropyLoss()
 
     def predict_proba(self, model, X):
         import torch
@@ -234,10 +247,87 @@ FRAMEWORKS = {f.name: f for f in (SklearnMLP(), TorchMLP(), OursMLP(), OursFastM
 OURS = ("ours", "ours-fast")
 
 
-def available_frameworks(names):
-    """``(frameworks, skipped)``: the FRAMEWORKS among ``names`` that can run,
-    in FRAMEWORKS' order, and ``(name, reason)`` for those that cannot (logged)."""
-    wanted = [FRAMEWORKS[name] for name in FRAMEWORKS if name in names]
+# --------------------------------------------------------------------------
+# The same frameworks for regression: each has predict(model, X).
+# --------------------------------------------------------------------------
+
+
+class SklearnRegressor(SklearnMLP):
+    """scikit-learn's MLPRegressor with the benchmark settings."""
+
+    label = "sklearn MLPRegressor"
+    parallel = False
+
+    def estimator_class(self):
+        from sklearn.neural_network import MLPRegressor
+
+        return MLPRegressor
+
+    def predict(self, model, X):
+        return model.predict(X)
+
+
+class OursRegressor(OursMLP):
+    """skdigits.NumpyMLPRegressor with the same settings and numpy optimizer steps."""
+
+    label = "skdigits NumpyMLPRegressor (numpy steps)"
+    class_name = "NumpyMLPRegressor"
+    parallel = False
+
+    def predict(self, model, X):
+        return model.predict(X)
+
+
+class OursFastRegressor(OursRegressor):
+    """The same with the ``fast`` extra's numba optimizer steps."""
+
+    name = "ours-fast"
+    label = "skdigits NumpyMLPRegressor (numba steps)"
+    backend = "numba"
+
+
+class TorchRegressor(TorchMLP):
+    """The regression network in PyTorch: identity output, squared error.
+
+    sklearn's squared error is ``0.5 * mean((y - p) ** 2)`` over rows *and*
+    outputs, but its gradient (``p - y`` divided by the rows only) is that of
+    ``0.5 * sum((y - p) ** 2) / n_rows``: that is the loss torch minimises
+    here, so that both take the same steps. The L2 term is the classifier's.
+    """
+
+    def _n_outputs(self, y):
+        return y.shape[1]
+
+    def _loss(self):
+        def half_squared_error(output, target):
+            return 0.5 * (output - target).square().sum(dim=1).mean()
+
+        return half_squared_error
+
+    def predict(self, model, X):
+        import torch
+
+        with torch.inference_mode():
+            return model(torch.from_numpy(X)).numpy()
+
+
+REGRESSORS = {
+    f.name: f
+    for f in (
+        SklearnRegressor(),
+        TorchRegressor(),
+        OursRegressor(),
+        OursFastRegressor(),
+    )
+}
+
+
+def available_frameworks(names, registry=None):
+    """``(frameworks, skipped)``: the adapters of `registry` (default FRAMEWORKS)
+    among ``names`` that can run, in the registry's order, and ``(name, reason)``
+    for those that cannot (logged)."""
+    registry = FRAMEWORKS if registry is None else registry
+    wanted = [registry[name] for name in registry if name in names]
     skipped = [(f.name, f.unavailable_reason()) for f in wanted]
     skipped = [(name, why) for name, why in skipped if why]
     for name, why in skipped:

@@ -9,6 +9,7 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -118,3 +119,47 @@ def test_report_gives_the_command_as_typed(package, monkeypatch):
     assert (
         common._command() == "python -m benchmarks.bench_matrix --rows 500 --skip-grid"
     )
+
+
+def test_openblas_pinning_restarts_the_same_command_without_it(package, monkeypatch):
+    common = package("_common")
+    spec = importlib.util.find_spec("benchmarks.bench_regression")
+    main = type(sys)("__main__")
+    main.__spec__ = spec
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    monkeypatch.setattr(sys, "argv", [spec.origin, "--quick"])
+    calls = []
+    monkeypatch.setattr(common.os, "execve", lambda *args: calls.append(args))
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    monkeypatch.delenv("OPENBLAS_L2_SIZE", raising=False)
+    common.restart_without_openblas_pinning()
+    assert calls == []  # nothing pinned: the run goes on in this process
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setenv("OPENBLAS_L2_SIZE", "1048576")
+    common.restart_without_openblas_pinning()
+    [(program, argv, env)] = calls
+    assert argv == [sys.executable, "-m", "benchmarks.bench_regression", "--quick"]
+    assert program == sys.executable
+    assert not {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"} & set(env)
+    assert env["PATH"] == common.os.environ["PATH"]  # the rest is kept
+
+
+def test_digit_completion_splits_each_image_into_its_top_and_bottom_rows(package):
+    bench = package("bench_regression")
+    rows = np.repeat(np.arange(28), 28)  # each pixel holds its row's index
+    top, bottom = bench.split_halves(np.stack([rows, rows + 100]))
+    assert top.shape == bottom.shape == (2, 392)
+    assert set(top[0]) == set(range(14)) and set(bottom[0]) == set(range(14, 28))
+    assert top.flags.c_contiguous and bottom.flags.c_contiguous
+
+
+def test_torch_regression_loss_has_sklearns_gradient(package):
+    # sklearn's output delta is (p - y) / n_rows, whatever the number of outputs
+    torch = pytest.importorskip("torch")
+    frameworks = package("_frameworks")
+    rng = np.random.default_rng(0)
+    output = torch.tensor(rng.random((5, 3)), requires_grad=True)
+    target = torch.tensor(rng.random((5, 3)))
+    frameworks.REGRESSORS["torch"]._loss()(output, target).backward()
+    expected = (output - target).detach().numpy() / 5
+    np.testing.assert_allclose(output.grad.numpy(), expected, rtol=1e-12)

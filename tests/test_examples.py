@@ -21,6 +21,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 GALLERY = {
     "plot_augmented_digits.py",
     "plot_confusion_matrix.py",
+    "plot_digit_completion.py",
     "plot_first_layer_weights.py",
     "plot_grid_search_heatmap.py",
     "plot_time_to_accuracy.py",
