@@ -195,16 +195,18 @@ TEST_MLP_PAGES = [
     "docs/development.md",
 ]
 _TEST_MLP_CLAIM = re.compile(
-    r"(\d+) of its (\d+) test functions \(scikit-learn ([\d.]+)\)"
-    r".{0,40}?\b[Tt]he (\d+) left out"
+    r"(\d+) of its (\d+) test functions \(scikit-learn ([\d.]+)\) run"
+    r".{0,60}?(\d+) as written and (\d+)"
+    r".{0,400}?\b[Tt]he (\d+) left out"
 )
 
 
 @pytest.mark.parametrize("page", TEST_MLP_PAGES)
 def test_a_page_counts_sklearns_test_mlp_as_deselected_does(page):
-    """'N of its M test functions (scikit-learn V) ... the K left out' holds:
-    K is tests/test_sklearn_mlp.py's DESELECTED, and M the installed module's
-    count when scikit-learn V is installed."""
+    """'N of its M test functions (scikit-learn V) run, A as written and D ...
+    the K left out' holds: K is tests/test_sklearn_mlp.py's DESELECTED, D its
+    DIFFERS, A the rest, and M the installed module's count when scikit-learn V
+    is installed."""
     import test_sklearn_mlp as harness  # the installed test_mlp.py, swapped
 
     installed = [
@@ -214,11 +216,17 @@ def test_a_page_counts_sklearns_test_mlp_as_deselected_does(page):
     ]
     claims = _TEST_MLP_CLAIM.findall(" ".join((ROOT / page).read_text().split()))
     assert claims, f"{page} no longer says how much of test_mlp.py runs"
-    for run, total, version, left_out in claims:
-        said = f"{page} says {run} of {total} run, {left_out} left out"
-        deselected = len(harness.DESELECTED)
+    for run, total, version, as_written, differ, left_out in claims:
+        said = (
+            f"{page} says {run} of {total} run ({as_written} as written, {differ} "
+            f"differing), {left_out} left out"
+        )
+        deselected, differs = len(harness.DESELECTED), len(harness.DIFFERS)
         assert int(left_out) == deselected == int(total) - int(run), (
             f"{said}; DESELECTED in tests/test_sklearn_mlp.py leaves out {deselected}"
+        )
+        assert int(differ) == differs == int(run) - int(as_written), (
+            f"{said}; DIFFERS in tests/test_sklearn_mlp.py names {differs}"
         )
         if version == sklearn.__version__:
             assert int(total) == len(installed), (
