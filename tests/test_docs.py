@@ -197,7 +197,7 @@ TEST_MLP_PAGES = [
 _TEST_MLP_CLAIM = re.compile(
     r"(\d+) of its (\d+) test functions \(scikit-learn ([\d.]+)\) run"
     r".{0,60}?(\d+) as written and (\d+)"
-    r".{0,400}?\b[Tt]he (\d+) left out"
+    r".{0,700}?\b[Tt]he (\d+) left out"
 )
 
 
