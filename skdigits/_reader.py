@@ -38,6 +38,9 @@ MIN_HEIGHT_PX = 6
 #: The reader reads one line: a glyph whose middle row is further than this
 #: many times the digits' median height from their median middle row is off it.
 LINE_TOLERANCE = 0.6
+#: An image holding more than this many glyphs that are not digits for each
+#: one that is (and at least three) is noise, not a number: no digit.
+NOISE_RATIO = 2
 #: A glyph wider than this times its height may be several touching digits.
 SPLIT_ASPECT = 1.0
 #: A digit is at least this times as wide as it is tall (MNIST's 5th percentile
@@ -548,9 +551,13 @@ def on_the_line(glyphs, is_digit):
 
 def assemble(found, scores, threshold):
     """The Reading of ``found`` with these ``scores``: the glyphs on the digits'
-    line, each labelled where its score reaches ``threshold``, else None."""
+    line, each labelled where its score reaches ``threshold``, else None; no
+    digit when the glyphs that are not digits outnumber the digits (noise)."""
     scores = np.asarray(scores, dtype=np.float64)  # float32 would round threshold
-    keep = on_the_line(found.glyphs, scores >= threshold)
+    is_digit = scores >= threshold
+    if is_noise(np.count_nonzero(is_digit), np.count_nonzero(~is_digit)):
+        return Reading("", ())
+    keep = on_the_line(found.glyphs, is_digit)
     digits = tuple(
         read_digit(found, i, float(scores[i]), threshold) for i in np.flatnonzero(keep)
     )
@@ -558,6 +565,12 @@ def assemble(found, scores, threshold):
     if not text:
         return Reading("", ())
     return Reading(text, digits)
+
+
+def is_noise(n_digits, n_others):
+    """Whether an image of ``n_digits`` digits among ``n_others`` glyphs that
+    are not digits is noise (a page of blobs, a texture) rather than a number."""
+    return n_others >= 3 and n_others > NOISE_RATIO * n_digits
 
 
 def read_digit(found, i, score, threshold):

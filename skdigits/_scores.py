@@ -19,6 +19,7 @@ Two scorers, chosen by measurement (``python -m benchmarks.bench_reading``):
 """
 
 import hashlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,8 @@ __all__ = [
     "check_scorer",
     "fit_detector",
     "load_bundled_detector",
+    "load_digit_detector",
+    "model_fingerprint",
 ]
 
 DIGITS = tuple(range(10))
@@ -178,26 +181,73 @@ def fit_detector(model, X_digits, X_non_digits, *, C=0.01):
     return DetectorScorer(model, mean, scale, clf.coef_[0], clf.intercept_[0], 0.0)
 
 
-def load_bundled_detector(model, path=None):
-    """The bundled model's detector, or None when its file is missing or was
-    made for another model file (the bundled model was rebuilt without it)."""
-    from skdigits._persistence import bundled_model_path
+def load_digit_detector(path, model):
+    """Load a digit detector fitted for ``model``, to read with it.
 
-    path = Path(path) if path else bundled_model_path().with_name(BUNDLED_DETECTOR)
-    if not path.is_file():
-        return None
-    with np.load(path) as data:
-        arrays = {key: data[key] for key in data.files}
-    if str(arrays.pop("model_sha256")) != bundled_sha256():
-        return None
+    ``python -m benchmarks.make_digit_detector --model MODEL`` fits one for a
+    model of your own (``skdigits train``) and writes it beside the model;
+    ``read_digits(image, load_digit_detector(path, model))`` then scores
+    glyphs with it instead of the model's top probability.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.npz`` file.
+    model : Pipeline or NumpyMLPClassifier
+        The fitted model the detector was made for.
+
+    Returns
+    -------
+    scorer : DetectorScorer
+        Reads like ``model`` (``predict_proba``, ``classes_``), with the
+        detector's score and threshold.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing or not a detector, or was fitted for another
+        model (its weights differ).
+    """
+    path = Path(path)
+    try:
+        with np.load(path) as data:
+            arrays = {key: data[key] for key in data.files}
+        fingerprint = str(arrays.pop("model_fingerprint"))
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"{path}: not a digit detector ({exc})") from None
+    if fingerprint != model_fingerprint(model):
+        raise ValueError(
+            f"{path}: this detector was fitted for another model (its weights "
+            "differ); fit one for this model with python -m "
+            "benchmarks.make_digit_detector --model MODEL"
+        )
     return DetectorScorer(model, **arrays)
 
 
-def bundled_sha256():
-    """SHA-256 of the bundled model's file, to tie its detector to it."""
+def load_bundled_detector(model):
+    """The bundled model's detector, or None when its file is missing or was
+    fitted for other weights (the bundled model was rebuilt without it)."""
     from skdigits._persistence import bundled_model_path
 
-    return hashlib.sha256(bundled_model_path().read_bytes()).hexdigest()
+    path = bundled_model_path().with_name(BUNDLED_DETECTOR)
+    try:
+        return load_digit_detector(path, model)
+    except ValueError as exc:
+        warnings.warn(
+            f"{exc}; read_digits falls back on the top probability (refit it "
+            "with python -m benchmarks.make_digit_detector)",
+            stacklevel=3,
+        )
+        return None
+
+
+def model_fingerprint(model):
+    """SHA-256 of the network's weights: ties a detector to its model."""
+    mlp = model[-1] if hasattr(model, "steps") else model
+    digest = hashlib.sha256()
+    for array in (*mlp.coefs_, *mlp.intercepts_):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
 
 
 def digit_order(model):
