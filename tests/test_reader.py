@@ -149,6 +149,16 @@ def test_glyphs_off_the_digits_line_are_left_out():
     assert not reader.on_the_line(glyphs, np.zeros(4, bool)).any()
 
 
+def test_a_doubtful_glyph_between_digits_of_its_height_is_a_digit():
+    heights = [40, 42, 41, 12]
+    glyphs = [reader.Glyph(0, h, 0, 10, np.ones((h, 10), bool)) for h in heights]
+    scores = np.array([3.0, -1.5, -5.0, -1.5])
+    is_digit = scores >= 0
+    context = reader.in_context(glyphs, scores, is_digit, low=-2.0)
+    assert context.tolist() == [True, True, False, False]  # the last is too short
+    assert not reader.in_context(glyphs, scores, np.zeros(4, bool), -2.0).any()
+
+
 def test_many_non_digits_around_few_digits_are_noise():
     assert reader.is_noise(1, 3) and reader.is_noise(2, 5)
     assert not reader.is_noise(1, 2)  # a digit and two letters
