@@ -17,6 +17,7 @@ handwritten numbers, so each can be tested on made-up input:
 
 import dataclasses
 import math
+from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
@@ -193,15 +194,13 @@ def find_and_score(image, model=None):
     scorer = scorer_for(model)
     gray, shape = _pre._load_gray(image, name, Image)
     found = _pre._find_ink(gray)
-    glyphs = []
-    if not found.blank:
-        ink = found.ink / found.ink.max()
-        glyphs = find_glyphs(ink)
-        glyphs = split_glyphs(
-            ink,
-            glyphs,
-            lambda crops: scorer.unlikely(*scorer.evaluate(_norm(crops, Image))),
-        )
+    ink = found.ink / found.ink.max() if not found.blank else np.zeros_like(gray)
+    glyphs = find_glyphs(ink)
+    glyphs = split_glyphs(
+        ink,
+        glyphs,
+        lambda crops: scorer.unlikely(*scorer.evaluate(_norm(crops, Image))),
+    )
     images = _norm([glyph_crop(ink, g, glyphs) for g in glyphs], Image)
     proba, scores = scorer.evaluate(images)
     scale = (shape[0] / gray.shape[0], shape[1] / gray.shape[1])
@@ -209,7 +208,15 @@ def find_and_score(image, model=None):
 
 
 def _threshold(model, threshold):
-    return no_digit_threshold(model) if threshold is None else float(threshold)
+    if threshold is None:
+        return no_digit_threshold(model)
+    if isinstance(threshold, bool) or not isinstance(threshold, Real):
+        raise ValueError(
+            f"threshold: expected a number (a score) or None, got {threshold!r}"
+        )
+    if math.isnan(threshold):
+        raise ValueError("threshold: expected a number (a score) or None, got nan")
+    return float(threshold)
 
 
 def no_digit_threshold(model=None):

@@ -341,3 +341,9 @@ def test_a_model_of_your_own_reads_by_its_top_probability(sample):
     for digit in reading.digits:
         assert digit.score == digit.probability
     assert model.predict_proba(X[:3]).shape == (3, 10)
+
+
+@pytest.mark.parametrize("threshold", ["high", float("nan"), True])
+def test_a_threshold_that_is_not_a_number_is_one_clear_error(model, threshold):
+    with pytest.raises(ValueError, match="threshold: expected a number"):
+        read_digits(np.full((50, 50), 255, np.uint8), model, threshold=threshold)
