@@ -6,7 +6,7 @@ import pickle
 
 import numpy as np
 import pytest
-from _pngs import encode, png_declaring
+from _pngs import encode, png_declaring, sideways, upright_seven, with_broken_chunk
 from PIL import Image, ImageFile
 
 from skdigits import load_bundled_model
@@ -15,7 +15,7 @@ from skdigits.preprocessing import predict_digit
 from skdigits.serve._predict import (
     MAX_PIXELS,
     RequestError,
-    open_image,
+    check_image,
     predict_payload,
 )
 from skdigits.serve._workers import WorkerPool
@@ -51,7 +51,7 @@ def test_predict_payload_is_predict_digit_as_plain_json(model, scan):
     [
         (b"label,pixel0\n5,0\n", 400, "not a PNG or JPEG"),
         (encode(Image.new("L", (20, 20))).replace(b"PNG", b"GIF", 1), 400, "not a PNG"),
-        (png_declaring(40, 40), 400, "cannot decode the PNG image"),
+        (png_declaring(40, 40), 400, "the PNG image: cannot read it as an image"),
         (encode(Image.new("L", (140, 140), 255)), 400, "no digit"),
     ],
     ids=["csv", "damaged-signature", "no-pixel-data", "blank"],
@@ -64,21 +64,37 @@ def test_a_bad_body_is_one_line_request_error(model, body, status, words):
     assert words in message and "\n" not in message
 
 
+@pytest.mark.parametrize("orientation", range(2, 9))
+def test_a_sideways_photo_is_answered_as_the_upright_one(model, orientation):
+    upright = upright_seven()
+    answer = predict_payload(model, sideways(upright, orientation))
+    assert answer == predict_payload(model, sideways(upright, 1))
+    assert answer["digit"] == 7
+
+
+def test_a_damaged_chunk_is_a_400_not_an_exception(model):
+    body = with_broken_chunk(encode(Image.fromarray(upright_seven())))
+    with pytest.raises(RequestError, match=r"^the PNG image: .*broken PNG") as caught:
+        predict_payload(model, body)
+    assert caught.value.status == 400
+
+
 @pytest.mark.parametrize("size", [(4097, 4096), (30000, 30000)])
 def test_too_many_pixels_is_413_before_decoding(monkeypatch, size):
     decoded = []
     monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(1))
     with pytest.raises(RequestError, match="too large to decode") as caught:
-        open_image(png_declaring(*size))
+        check_image(png_declaring(*size))
     assert caught.value.status == 413 and f"{MAX_PIXELS:,} pixels" in str(caught.value)
     assert decoded == []
 
 
-def test_the_pixel_limit_is_inclusive():
+def test_the_pixel_limit_is_inclusive(model):
     side = int(MAX_PIXELS**0.5)
+    assert check_image(png_declaring(side, side)) == "PNG"
     # the 4096x4096 declaration passes the check; it then fails to decode (400)
-    with pytest.raises(RequestError, match="cannot decode") as caught:
-        open_image(png_declaring(side, side))
+    with pytest.raises(RequestError, match="damaged or cut short") as caught:
+        predict_payload(model, png_declaring(side, side))
     assert caught.value.status == 400
 
 

@@ -1,10 +1,11 @@
 """From a request body to ``POST /api/predict``'s answer, with no HTTP in sight.
 
 This is the work a worker process of ``skdigits serve`` runs (or the server's
-own thread, with ``--workers 0``): open the bytes with Pillow, check the pixel
-count the image declares before decoding it, then call
-:func:`skdigits.preprocessing.predict_digit`, the function ``skdigits
-predict-image`` calls, so the page and the command cannot disagree. A bad body
+own thread, with ``--workers 0``): read the image's header to check its format
+and the pixel count it declares, then call
+:func:`skdigits.preprocessing.predict_digit` on the bytes, the function
+``skdigits predict-image`` calls, so the page and the command cannot disagree
+(both turn a photo upright by its EXIF tag, and decode it shrunk). A bad body
 raises :class:`RequestError`, which the server answers with its status and
 ``{"error": message}``; it pickles by value, so it crosses from a worker
 process to the server intact.
@@ -13,7 +14,7 @@ process to the server intact.
 import io
 from http import HTTPStatus
 
-from skdigits.preprocessing import predict_digit
+from skdigits.preprocessing import UnreadableImageError, predict_digit
 
 #: Largest image accepted, in pixels (4096 x 4096, more than a 12-megapixel
 #: photo); checked on the size an image declares, before it is decoded.
@@ -45,8 +46,12 @@ def require_pillow():
         ) from None
 
 
-def open_image(data):
-    """Open the bytes of a PNG or JPEG image, refusing huge ones before decoding.
+def check_image(data):
+    """Refuse a body that is not a PNG or JPEG, or too large, before decoding it.
+
+    Only the image's header is read; decoding is left to
+    :func:`~skdigits.preprocessing.image_to_mnist`, which turns the image
+    upright by its EXIF tag and decodes a large JPEG at a reduced scale.
 
     Parameters
     ----------
@@ -55,19 +60,21 @@ def open_image(data):
 
     Returns
     -------
-    image : PIL.Image.Image
-        The decoded image.
+    format : str
+        ``"PNG"`` or ``"JPEG"``.
 
     Raises
     ------
     RequestError
-        400 if ``data`` is not a complete PNG or JPEG image, 413 if it declares
-        more than :data:`MAX_PIXELS` pixels.
+        400 if ``data`` is not a PNG or JPEG image, 413 if it declares more
+        than :data:`MAX_PIXELS` pixels.
     """
     from PIL import Image
 
     try:
-        image = Image.open(io.BytesIO(data), formats=FORMATS)
+        with Image.open(io.BytesIO(data), formats=FORMATS) as image:
+            width, height = image.size
+            fmt = image.format
     except Image.DecompressionBombError as err:
         raise _too_many_pixels(str(err)) from None
     except Exception:
@@ -76,18 +83,9 @@ def open_image(data):
             "the body is not a PNG or JPEG image: send the bytes of a .png or "
             ".jpg file, as Content-Type image/png or image/jpeg",
         ) from None
-    width, height = image.size
     if width * height > MAX_PIXELS:
         raise _too_many_pixels(f"it is {width}x{height} pixels")
-    try:
-        image.load()
-    except Exception as err:
-        raise RequestError(
-            400,
-            f"cannot decode the {image.format} image ({_one_line(err)}); "
-            "send a complete, undamaged file",
-        ) from None
-    return image
+    return fmt
 
 
 def _too_many_pixels(detail):
@@ -101,14 +99,18 @@ def _too_many_pixels(detail):
 def predict_payload(model, body):
     """The answer to ``POST /api/predict`` with ``body``: a dict, or RequestError.
 
-    :func:`open_image`, then :func:`~skdigits.preprocessing.predict_digit`, then
-    :func:`prediction_json`; a worker process runs this on its model.
+    :func:`check_image`, then :func:`~skdigits.preprocessing.predict_digit` on
+    the bytes, then :func:`prediction_json`; a worker process runs this on its
+    model.
     """
-    image = open_image(body)
+    fmt = check_image(body)
     try:
-        prediction = predict_digit(model, image)
+        prediction = predict_digit(model, io.BytesIO(body))
+    except UnreadableImageError as err:
+        message = _one_line(err).removeprefix("<file>: ")
+        raise RequestError(400, f"the {fmt} image: {message}") from None
     except ValueError as err:
-        message = _one_line(err).removeprefix("<image>: ")
+        message = _one_line(err).removeprefix("<file>: ")
         raise RequestError(
             400,
             f"{message}; draw one digit, or send a photo of one dark digit "
