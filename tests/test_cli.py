@@ -292,6 +292,56 @@ def test_predict_image_without_pillow_is_a_one_line_error(
     assert "pip install skdigits[images]" in err
 
 
+def test_predict_image_reads_a_sideways_photo_as_the_upright_one(tmp_path, capsys):
+    from _pngs import sideways, upright_seven
+
+    paths = []
+    for orientation in range(1, 9):
+        paths.append(tmp_path / f"seven_{orientation}.png")
+        paths[-1].write_bytes(sideways(upright_seven(), orientation))
+    assert main(["predict-image", *map(str, paths)]) == 0  # the bundled model
+    lines = capsys.readouterr().out.splitlines()
+    answers = {line.removeprefix(f"{path}: ") for line, path in zip(lines, paths)}
+    assert len(lines) == 8 and len(answers) == 1, lines
+    assert answers.pop().startswith("7 ")
+
+
+def _damaged_chunk(path):
+    from _pngs import encode, upright_seven, with_broken_chunk
+    from PIL import Image
+
+    path.write_bytes(with_broken_chunk(encode(Image.fromarray(upright_seven()))))
+
+
+def _cut_short(path):
+    _draw_one(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _bomb(path):
+    from _pngs import png_declaring
+
+    path.write_bytes(png_declaring(30000, 30000))
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (_damaged_chunk, "broken PNG file"),
+        (_cut_short, "truncated"),
+        (lambda path: path.write_bytes(b""), "not an image file"),
+        (_bomb, "too large"),
+    ],
+    ids=["damaged chunk", "cut short", "empty", "decompression bomb"],
+)
+def test_predict_image_on_a_bad_image_is_one_line(make, words, tmp_path, capsys):
+    path = tmp_path / "photo.png"
+    make(path)
+    err = _assert_one_line_error(capsys, main(["predict-image", str(path)]))
+    assert f"{path}: " in err and words in err
+
+
 # --- grid-search --------------------------------------------------------------
 
 
