@@ -8,6 +8,7 @@
 from skdigits._checkpoint import CheckpointError, CheckpointWarning, ResumeWarning
 from skdigits._classifier import NumpyMLPClassifier
 from skdigits._persistence import load_bundled_model, load_model, save_model
+from skdigits._reader import ReadDigit, Reading, read_digits
 from skdigits._recipes import RECIPES, get_recipe
 from skdigits.preprocessing import PixelScaler
 
@@ -19,10 +20,13 @@ __all__ = [
     "NumpyMLPClassifier",
     "PixelScaler",
     "RECIPES",
+    "ReadDigit",
+    "Reading",
     "ResumeWarning",
     "get_recipe",
     "load_bundled_model",
     "load_model",
+    "read_digits",
     "save_model",
     "__version__",
 ]

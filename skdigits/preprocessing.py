@@ -229,8 +229,28 @@ def image_to_mnist(image):
     name = _image_name(image)
     gray, _ = _load_gray(image, name, Image)
     ink = _bright_ink(gray, name)
-    digit = _fit_box(_thicken(ink[_ink_box(ink)]), Image)
-    return _centre_by_mass(digit)
+    return _normalise(ink[_ink_box(ink)], Image)
+
+
+def _load_gray(image, name, Image):
+    """The one loading path of every entry point (this module and the reader).
+
+    Returns the image's gray levels at working size (0..255 floats, at most
+    MAX_WORKING_SIDE on a side) and the image's own ``(height, width)``, in
+    whose pixels the reader gives its boxes.
+    """
+    gray = _to_gray(image, name, Image)
+    return _shrink(gray, Image), gray.shape
+
+
+def _normalise(crop, Image):
+    """MNIST's normalisation of one digit's ink crop (bright on 0, in [0, 1]).
+
+    Thin strokes widened, the longer side scaled to 20 pixels, pasted into
+    28x28 by its centre of mass; 784 uint8 pixels. ``image_to_mnist`` and the
+    reader (:func:`skdigits.read_digits`) both end here.
+    """
+    return _centre_by_mass(_fit_box(_thicken(crop), Image))
 
 
 class DigitPrediction(NamedTuple):
@@ -532,15 +552,33 @@ def _shrink(gray, Image):
     return np.asarray(small, dtype=np.float64)
 
 
-def _bright_ink(gray, name):
-    """Ink as bright values in [0, 1] on a 0 background; blank -> ValueError."""
+class _Ink(NamedTuple):
+    """What :func:`_find_ink` saw: the ink (not yet scaled), its contrast, the noise."""
+
+    ink: np.ndarray
+    contrast: float
+    noise: float
+
+    @property
+    def blank(self):
+        return self.contrast < MIN_CONTRAST or not self.ink.any()
+
+
+def _find_ink(gray):
+    """Ink as bright values (>= 0) on a 0 background, the background fitted to
+    the border; dark ink when the darkest part is further below the background
+    than the brightest part is above it."""
     background, noise = _background(gray)
     smooth = ndimage.gaussian_filter(gray, sigma=1.0) if min(gray.shape) > 2 else gray
     dark = np.max(background - smooth)
     light = np.max(smooth - background)
-    contrast = max(dark, light)
     ink = background - gray if dark > light else gray - background
-    ink = np.clip(ink - 3 * noise, 0, None)
+    return _Ink(np.clip(ink - 3 * noise, 0, None), max(dark, light), noise)
+
+
+def _bright_ink(gray, name):
+    """Ink as bright values in [0, 1] on a 0 background; blank -> ValueError."""
+    ink, contrast, noise = _find_ink(gray)
     if contrast < MIN_CONTRAST:
         raise ValueError(
             f"{name}: no digit found: the image is blank (the ink differs from "

@@ -1,0 +1,491 @@
+"""The reader: every digit of a handwritten number, or "no digit".
+
+The stages are pure functions of arrays, as in the classic pipelines for
+handwritten numbers, so each can be tested on made-up input:
+
+1. load the image's gray levels (the loading path of
+   :func:`~skdigits.preprocessing.image_to_mnist`) and separate ink from paper;
+2. find the ink's pieces (connected components, :func:`scipy.ndimage.label`);
+3. group pieces of one digit (a 5's flag, a 4 in two strokes, a broken scan):
+   pieces that share most of their columns;
+4. drop specks, and split a group that is wider than one digit where its
+   column profile of ink is thinnest, choosing the number of digits with the
+   model;
+5. order the glyphs left to right and normalise each as MNIST did;
+6. classify them and decide, from a score and a threshold, which are digits.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+from scipy import ndimage
+
+from skdigits import preprocessing as _pre
+from skdigits._scores import check_scorer
+
+__all__ = ["ReadDigit", "Reading", "read_digits"]
+
+#: Pieces sharing at least this share of the narrower one's columns, and apart
+#: by at most MERGE_GAP times the taller one's height, are one digit.
+MERGE_OVERLAP = 0.5
+MERGE_GAP = 0.5
+#: Glyphs shorter than this share of the tallest one are dropped (dots, dashes).
+MIN_HEIGHT_SHARE = 0.4
+#: Glyphs shorter than this many working pixels are specks.
+MIN_HEIGHT_PX = 6
+#: A glyph wider than this times its height may be several touching digits.
+SPLIT_ASPECT = 1.0
+#: A digit is at least this times as wide as it is tall (MNIST's 5th percentile
+#: is 0.35); it bounds how many digits a wide glyph is tried as.
+MIN_DIGIT_ASPECT = 0.35
+#: A cut is searched within this share of a part's width either side of its
+#: even position.
+CUT_WINDOW = 0.4
+#: Most digits a wide glyph is tried as.
+MAX_SPLIT = 6
+#: The prior on a digit's width over its height (MNIST's median, 0.77), and its
+#: weight against the model's log probabilities when choosing a split.
+DIGIT_ASPECT = 0.77
+ASPECT_WEIGHT = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadDigit:
+    """One glyph the reader found, digit or not.
+
+    Attributes
+    ----------
+    label : int or None
+        The digit read, or None when the glyph is not a digit (its score is
+        below the threshold).
+    probability : float
+        The model's top class probability for the glyph.
+    box : tuple of int
+        ``(x0, y0, x1, y1)`` in the input image's own pixels; ``x1`` and ``y1``
+        exclusive.
+    probabilities : ndarray of shape (10,)
+        ``predict_proba`` of the glyph, digits 0 to 9.
+    image28 : ndarray of shape (28, 28), dtype uint8
+        The glyph as the model saw it, normalised as MNIST's digits.
+    score : float
+        The "no digit" score: higher means more like a digit; the glyph is a
+        digit when it is at least the threshold.
+    """
+
+    label: object
+    probability: float
+    box: tuple
+    probabilities: np.ndarray = dataclasses.field(repr=False)
+    image28: np.ndarray = dataclasses.field(repr=False)
+    score: float = 0.0
+
+    def to_json(self):
+        """``{"label": int or None, "probability": float, "box": [x0, y0, x1, y1]}``."""
+        return {
+            "label": self.label,
+            "probability": float(self.probability),
+            "box": [int(v) for v in self.box],
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Reading:
+    """What :func:`read_digits` read in an image.
+
+    Attributes
+    ----------
+    text : str
+        The digits read, left to right; ``""`` when there is none.
+    digits : tuple of ReadDigit
+        Every glyph, left to right (those that are not digits with label
+        None); empty when none of them is a digit.
+    """
+
+    text: str
+    digits: tuple
+
+    def to_json(self):
+        """``{"text": str, "digits": [ReadDigit.to_json(), ...]}``."""
+        return {"text": self.text, "digits": [d.to_json() for d in self.digits]}
+
+
+def read_digits(image, model=None, *, threshold=None):
+    """Read the handwritten number in ``image``: every digit, left to right.
+
+    The ink is separated from the paper as by
+    :func:`~skdigits.preprocessing.image_to_mnist`, cut into glyphs
+    (connected pieces of ink, pieces of one digit grouped, touching digits
+    split where the ink is thinnest), and each glyph is normalised as MNIST's
+    digits were and read by ``model``. A glyph whose "no digit" score is
+    below ``threshold`` is not a digit. One digit alone reads exactly as
+    :func:`~skdigits.preprocessing.predict_digit` reads it.
+
+    Parameters
+    ----------
+    image : str, path-like, PIL.Image.Image or array-like
+        Anything :func:`~skdigits.preprocessing.image_to_mnist` takes: a file,
+        a Pillow image, or a 2-D array of gray levels (dark ink on light paper
+        or light on dark). One line of writing.
+    model : estimator, default=None
+        A fitted classifier of the ten digits (``classes_`` 0 to 9) that takes
+        raw 0-255 pixels, such as the pipelines ``skdigits train`` saves;
+        None reads with the bundled model.
+    threshold : float, default=None
+        The score below which a glyph is "not a digit"; None uses the default
+        measured for the score (``skdigits._scores``).
+
+    Returns
+    -------
+    reading : Reading
+        ``text`` (``""`` when no digit) and one :class:`ReadDigit` per glyph.
+
+    Raises
+    ------
+    ValueError
+        If the image cannot be read or ``model`` is not a classifier of the
+        ten digits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdigits import read_digits
+    >>> page = np.full((100, 300), 255, dtype=np.uint8)  # white paper
+    >>> read_digits(page).text  # blank: no digit
+    ''
+    """
+    Image = _pre._import_pillow()
+    name = _pre._image_name(image)
+    model = _bundled_if_none(model)
+    scorer = check_scorer(model)
+    threshold = scorer.threshold if threshold is None else float(threshold)
+    gray, shape = _pre._load_gray(image, name, Image)
+    found = _pre._find_ink(gray)
+    if found.blank:
+        return Reading("", ())
+    ink = found.ink / found.ink.max()
+    glyphs = find_glyphs(ink)
+    glyphs = split_glyphs(ink, glyphs, lambda crops: scorer.proba(_norm(crops, Image)))
+    if not glyphs:
+        return Reading("", ())
+    images = _norm([glyph_crop(ink, g, glyphs) for g in glyphs], Image)
+    proba, scores = scorer.evaluate(images)
+    scale = (shape[0] / ink.shape[0], shape[1] / ink.shape[1])
+    return assemble(glyphs, images, proba, scores, threshold, scale, shape)
+
+
+def _bundled_if_none(model):
+    if model is not None:
+        return model
+    from skdigits._persistence import load_bundled_model
+
+    return _cached_bundled(load_bundled_model)
+
+
+_BUNDLED = {}
+
+
+def _cached_bundled(load):
+    if "model" not in _BUNDLED:
+        _BUNDLED["model"] = load()
+    return _BUNDLED["model"]
+
+
+def _norm(crops, Image):
+    """The 784 MNIST pixels of each crop, as an (n, 784) uint8 array."""
+    if not crops:
+        return np.zeros((0, 784), dtype=np.uint8)
+    return np.stack([_pre._normalise(crop, Image) for crop in crops])
+
+
+# --- glyphs -------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Glyph:
+    """A candidate digit: its box in working pixels and the ink it owns.
+
+    ``mask`` is True on the glyph's own ink pixels inside the box
+    ``(r0, r1, c0, c1)`` (end exclusive).
+    """
+
+    r0: int
+    r1: int
+    c0: int
+    c1: int
+    mask: np.ndarray = dataclasses.field(repr=False, compare=False)
+
+    @property
+    def height(self):
+        return self.r1 - self.r0
+
+    @property
+    def width(self):
+        return self.c1 - self.c0
+
+    @property
+    def slices(self):
+        return slice(self.r0, self.r1), slice(self.c0, self.c1)
+
+
+def find_pieces(ink):
+    """The connected pieces of ink above INK_THRESHOLD, specks left out.
+
+    Parameters
+    ----------
+    ink : ndarray of shape (height, width)
+        Bright ink in [0, 1] on 0.
+
+    Returns
+    -------
+    pieces : list of Glyph
+        One per 8-connected piece at least ``MIN_PART`` of the largest one's
+        area (the rule of ``image_to_mnist``'s crop).
+    """
+    labels, n = ndimage.label(ink > _pre.INK_THRESHOLD, structure=np.ones((3, 3)))
+    if n == 0:
+        return []
+    sizes = np.bincount(labels.ravel())[1:]
+    pieces = []
+    for index, box in enumerate(ndimage.find_objects(labels)):
+        if sizes[index] < _pre.MIN_PART * sizes.max():
+            continue
+        rows, cols = box
+        mask = labels[box] == index + 1
+        pieces.append(Glyph(rows.start, rows.stop, cols.start, cols.stop, mask))
+    return pieces
+
+
+def merge(a, b):
+    """One glyph of two: their union box, owning both glyphs' ink."""
+    r0, r1 = min(a.r0, b.r0), max(a.r1, b.r1)
+    c0, c1 = min(a.c0, b.c0), max(a.c1, b.c1)
+    mask = np.zeros((r1 - r0, c1 - c0), dtype=bool)
+    for g in (a, b):
+        mask[g.r0 - r0 : g.r1 - r0, g.c0 - c0 : g.c1 - c0] |= g.mask
+    return Glyph(r0, r1, c0, c1, mask)
+
+
+def column_overlap(a, b):
+    """The columns ``a`` and ``b`` share, as a share of the narrower one's."""
+    shared = min(a.c1, b.c1) - max(a.c0, b.c0)
+    return max(shared, 0) / min(a.width, b.width)
+
+
+def row_gap(a, b):
+    """The rows between ``a`` and ``b`` (0 when their rows overlap)."""
+    return max(a.r0 - b.r1, b.r0 - a.r1, 0)
+
+
+def belong_together(a, b):
+    """Whether ``a`` and ``b`` look like pieces of one digit: one above the
+    other (most columns shared) and close."""
+    close = row_gap(a, b) <= MERGE_GAP * max(a.height, b.height)
+    return close and column_overlap(a, b) >= MERGE_OVERLAP
+
+
+def group_pieces(pieces):
+    """Merge the pieces that belong together (:func:`belong_together`).
+
+    A digit drawn in two strokes, a 5's flag or a scan broken across a stroke
+    gives close pieces one above the other; neighbouring digits sit side by
+    side, and specks scattered down a page are far apart.
+    """
+    groups = list(pieces)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                if belong_together(groups[i], groups[j]):
+                    groups[i] = merge(groups[i], groups.pop(j))
+                    merged = True
+                    break
+            if merged:
+                break
+    return groups
+
+
+def drop_small(groups):
+    """Leave out glyphs too short to be digits: specks, dots and dashes."""
+    if not groups:
+        return []
+    tallest = max(g.height for g in groups)
+    low = max(MIN_HEIGHT_PX, MIN_HEIGHT_SHARE * tallest)
+    return [g for g in groups if g.height >= low]
+
+
+def find_glyphs(ink):
+    """Candidate digits of ``ink``, left to right, before any split."""
+    groups = drop_small(group_pieces(find_pieces(ink)))
+    return sorted(groups, key=lambda g: (g.c0 + g.c1) / 2)
+
+
+def cut_columns(profile, n_parts):
+    """Where to cut a glyph of this column ``profile`` into ``n_parts`` digits.
+
+    Each cut is the column of least ink within CUT_WINDOW of a part's width
+    around its even position (``i * width / n_parts``); of equal columns, the
+    one nearest that position.
+
+    Returns
+    -------
+    cuts : list of int
+        ``n_parts - 1`` increasing column indices, each the first column of
+        the next part.
+    """
+    width = len(profile)
+    smooth = ndimage.uniform_filter1d(profile.astype(float), size=3)
+    step = width / n_parts
+    cuts = []
+    for i in range(1, n_parts):
+        lo = max(math.ceil((i - CUT_WINDOW) * step), (cuts[-1] + 1) if cuts else 1)
+        hi = min(math.floor((i + CUT_WINDOW) * step) + 1, width - 1)
+        if hi <= lo:
+            cuts.append(min(max(round(i * step), lo), width - 1))
+            continue
+        columns = np.arange(lo, hi)
+        nearest = np.abs(columns - i * step) / width * 1e-6 * (smooth.max() + 1)
+        cuts.append(int(columns[np.argmin(smooth[lo:hi] + nearest)]))
+    return cuts
+
+
+def cut(glyph, cuts):
+    """The parts of ``glyph`` between the columns ``cuts``, each box made tight."""
+    parts = []
+    for start, stop in zip([0, *cuts], [*cuts, glyph.width]):
+        mask = np.zeros_like(glyph.mask)
+        mask[:, start:stop] = glyph.mask[:, start:stop]
+        rows = np.flatnonzero(mask.any(axis=1))
+        cols = np.flatnonzero(mask.any(axis=0))
+        if len(rows) == 0:
+            continue
+        box = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+        parts.append(
+            Glyph(
+                glyph.r0 + rows[0],
+                glyph.r0 + rows[-1] + 1,
+                glyph.c0 + cols[0],
+                glyph.c0 + cols[-1] + 1,
+                mask[box],
+            )
+        )
+    return parts
+
+
+def split_options(glyph):
+    """Every way of cutting ``glyph`` tried: into 1, 2, ... MAX_SPLIT parts."""
+    aspect = glyph.width / glyph.height
+    if aspect <= SPLIT_ASPECT:
+        return [[glyph]]
+    most = min(MAX_SPLIT, max(2, math.floor(aspect / MIN_DIGIT_ASPECT)))
+    profile = glyph.mask.sum(axis=0)
+    return [[glyph]] + [cut(glyph, cut_columns(profile, k)) for k in range(2, most + 1)]
+
+
+def option_cost(parts, proba):
+    """How unlikely a split is: the parts' negative log top probabilities plus
+    how far each part's aspect ratio is from a typical digit's."""
+    top = np.clip(proba.max(axis=1), 1e-12, 1)
+    aspects = np.array([p.width / p.height for p in parts])
+    prior = np.abs(np.log(aspects / DIGIT_ASPECT)).sum()
+    return float(-np.log(top).sum() + ASPECT_WEIGHT * prior)
+
+
+def split_glyphs(ink, glyphs, proba_of):
+    """Split glyphs wider than one digit where the model reads them best.
+
+    Parameters
+    ----------
+    ink : ndarray of shape (height, width)
+        Bright ink in [0, 1] on 0.
+    glyphs : list of Glyph
+        Left to right.
+    proba_of : callable
+        ``proba_of(list of crops) -> ndarray (n, 10)``, the model's
+        probabilities for crops of ``ink``.
+
+    Returns
+    -------
+    glyphs : list of Glyph
+        Left to right, each wide glyph replaced by its best split.
+    """
+    out = []
+    for glyph in glyphs:
+        options = split_options(glyph)
+        if len(options) == 1:
+            out.append(glyph)
+            continue
+        crops = [own_crop(ink, part) for parts in options for part in parts]
+        proba = proba_of(crops)
+        costs, start = [], 0
+        for parts in options:
+            costs.append(option_cost(parts, proba[start : start + len(parts)]))
+            start += len(parts)
+        out.extend(options[int(np.argmin(costs))])
+    return sorted(out, key=lambda g: (g.c0 + g.c1) / 2)
+
+
+def own_crop(ink, glyph):
+    """The ink inside ``glyph``'s box that belongs to it (its pixels only)."""
+    return np.where(glyph.mask, ink[glyph.slices], 0.0)
+
+
+def glyph_crop(ink, glyph, glyphs):
+    """The ink inside ``glyph``'s box, the other glyphs' ink taken out.
+
+    Faint ink below the threshold and dropped specks stay, as in the crop of
+    ``image_to_mnist``: one digit alone gives exactly its crop.
+    """
+    crop = ink[glyph.slices].copy()
+    for other in glyphs:
+        if other is glyph:
+            continue
+        r0, r1 = max(glyph.r0, other.r0), min(glyph.r1, other.r1)
+        c0, c1 = max(glyph.c0, other.c0), min(glyph.c1, other.c1)
+        if r0 >= r1 or c0 >= c1:
+            continue
+        theirs = other.mask[_within(other, r0, r1, c0, c1)]
+        mine = _within(glyph, r0, r1, c0, c1)
+        crop[mine][theirs & ~glyph.mask[mine]] = 0
+    return crop
+
+
+def _within(glyph, r0, r1, c0, c1):
+    """Slices of ``glyph``'s box for the rows r0:r1 and columns c0:c1 of the ink."""
+    return slice(r0 - glyph.r0, r1 - glyph.r0), slice(c0 - glyph.c0, c1 - glyph.c0)
+
+
+# --- the answer ---------------------------------------------------------------
+
+
+def image_box(glyph, scale, shape):
+    """``glyph``'s box in the input image's pixels: ``(x0, y0, x1, y1)``."""
+    sy, sx = scale
+    return (
+        max(0, math.floor(glyph.c0 * sx)),
+        max(0, math.floor(glyph.r0 * sy)),
+        min(shape[1], math.ceil(glyph.c1 * sx)),
+        min(shape[0], math.ceil(glyph.r1 * sy)),
+    )
+
+
+def assemble(glyphs, images, proba, scores, threshold, scale, shape):
+    """The Reading: a label where the score reaches ``threshold``, else None."""
+    digits = []
+    for glyph, image, p, score in zip(glyphs, images, proba, scores):
+        top, score = int(np.argmax(p)), float(score)  # float32 would round threshold
+        digits.append(
+            ReadDigit(
+                label=top if score >= threshold else None,
+                probability=float(p[top]),
+                box=image_box(glyph, scale, shape),
+                probabilities=p,
+                image28=image.reshape(28, 28),
+                score=score,
+            )
+        )
+    text = "".join(str(d.label) for d in digits if d.label is not None)
+    if not text:
+        return Reading("", ())
+    return Reading(text, tuple(digits))
