@@ -232,17 +232,6 @@ def image_to_mnist(image):
     return _normalise(ink[_ink_box(ink)], Image)
 
 
-def _load_gray(image, name, Image):
-    """The one loading path of every entry point (this module and the reader).
-
-    Returns the image's gray levels at working size (0..255 floats, at most
-    MAX_WORKING_SIDE on a side) and the image's own ``(height, width)``, in
-    whose pixels the reader gives its boxes.
-    """
-    gray = _to_gray(image, name, Image)
-    return _shrink(gray, Image), gray.shape
-
-
 def _normalise(crop, Image):
     """MNIST's normalisation of one digit's ink crop (bright on 0, in [0, 1]).
 
