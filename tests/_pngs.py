@@ -91,3 +91,25 @@ def upright_seven():
     digit = np.full((36, 28), 255, dtype=np.uint8)
     digit[2:30] = 255 - seven
     return np.asarray(Image.fromarray(digit).resize((112, 144), Image.BILINEAR))
+
+
+def number_image(text, gap=24, scale=4, margin=40):
+    """A handwritten number on white paper, made of the bundled test sample's
+    first digit of each character of ``text``, side by side; returns the 2-D
+    uint8 array and each digit's ink box ``(x0, y0, x1, y1)``."""
+    from skdigits.datasets import load_mnist_sample
+
+    X, y = load_mnist_sample("test")
+    side = 28 * scale
+    width = 2 * margin + len(text) * side + (len(text) - 1) * gap
+    paper = np.full((side + 2 * margin, width), 255, dtype=np.uint8)
+    boxes = []
+    for i, char in enumerate(text):
+        digit = X[np.flatnonzero(y == int(char))[0]].reshape(28, 28)
+        big = np.kron(digit, np.ones((scale, scale), dtype=np.uint8))
+        x0 = margin + i * (side + gap)
+        paper[margin : margin + side, x0 : x0 + side] = 255 - big
+        rows, cols = np.nonzero(big > 50)
+        box = (x0 + cols.min(), margin + rows.min(), x0 + cols.max() + 1)
+        boxes.append(tuple(int(v) for v in (*box, margin + rows.max() + 1)))
+    return paper, boxes

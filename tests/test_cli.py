@@ -1,6 +1,7 @@
 """The ``skdigits`` command line, end to end on the bundled MNIST sample."""
 
 import csv
+import json
 import re
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+import skdigits
 from skdigits import cli, load_model
 from skdigits.cli import main
 from skdigits.datasets import load_mnist_csv, load_mnist_sample, sample_path
@@ -292,6 +294,75 @@ def test_predict_image_without_pillow_is_a_one_line_error(
     assert "pip install skdigits[images]" in err
 
 
+def _write(path, array):
+    from PIL import Image
+
+    Image.fromarray(array).save(path)
+    return str(path)
+
+
+def test_predict_image_reads_a_number_digit_by_digit(tmp_path, capsys):
+    from _pngs import number_image
+
+    number, _ = number_image("42")
+    path = _write(tmp_path / "number.png", number)
+    assert main(["predict-image", path]) == 0  # the bundled model
+    out = capsys.readouterr().out
+    match = re.fullmatch(rf"{re.escape(path)}: 42 \(4: (\S+), 2: (\S+)\)\n", out)
+    assert match, out
+    reading = skdigits.read_digits(path)
+    expected = [f"{d.probability:.3f}" for d in reading.digits]
+    assert list(match.groups()) == expected
+
+
+def test_predict_image_json_is_one_object_per_image_with_boxes(tmp_path, capsys):
+    from _pngs import number_image
+
+    number, boxes = number_image("305")
+    rng = np.random.default_rng(0)
+    paths = [
+        _write(tmp_path / "number.png", number),
+        _write(tmp_path / "blank.png", np.full((200, 300), 255, dtype=np.uint8)),
+        _write(tmp_path / "noise.png", rng.integers(0, 256, (200, 300), np.uint8)),
+    ]
+    assert main(["predict-image", "--json", *paths]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["image"] for line in lines] == paths
+    assert [line["text"] for line in lines] == ["305", "", ""]
+    assert [d["label"] for d in lines[0]["digits"]] == [3, 0, 5]
+    for digit, box in zip(lines[0]["digits"], boxes):
+        assert digit["box"] == list(box)  # in the image's own pixels
+        assert type(digit["probability"]) is float and 0.5 < digit["probability"] <= 1
+    assert lines[1]["digits"] == lines[2]["digits"] == []
+    assert main(["predict-image", *paths[1:]]) == 0
+    out = capsys.readouterr().out
+    assert out == f"{paths[1]}: no digit\n{paths[2]}: no digit\n"
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_predict_image_reports_an_unreadable_file_and_reads_the_rest(
+    as_json, tmp_path, capsys
+):
+    good = str(_draw_one(tmp_path / "one.png"))
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    argv = ["predict-image", *(["--json"] if as_json else []), good, str(bad), good]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    if as_json:
+        answers = [json.loads(line) for line in lines]
+        assert [a["image"] for a in answers] == [good, str(bad), good]
+        assert answers[0] == answers[2] and answers[0]["text"] == "1"
+        assert set(answers[1]) == {"image", "error"}
+        assert answers[1]["error"].startswith(f"{bad}: cannot read it as an image")
+        assert err == ""
+    else:
+        assert lines == [f"{good}: 1 (probability {lines[0].split()[-1]}"] * 2
+        assert err.startswith(f"skdigits: error: {bad}: cannot read it as an image")
+        assert err.count("\n") == 1 and "Traceback" not in err
+
+
 def test_predict_image_reads_a_sideways_photo_as_the_upright_one(tmp_path, capsys):
     from _pngs import sideways, upright_seven
 
@@ -304,6 +375,10 @@ def test_predict_image_reads_a_sideways_photo_as_the_upright_one(tmp_path, capsy
     answers = {line.removeprefix(f"{path}: ") for line, path in zip(lines, paths)}
     assert len(lines) == 8 and len(answers) == 1, lines
     assert answers.pop().startswith("7 ")
+    assert main(["predict-image", "--json", *map(str, paths)]) == 0
+    readings = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [reading.pop("image") for reading in readings] == list(map(str, paths))
+    assert all(reading == readings[0] for reading in readings)  # boxes too
 
 
 def _damaged_chunk(path):

@@ -69,20 +69,22 @@ def _one_line(text):
 def run_command(args):
     """Run ``args.run(args)``; return the exit status.
 
-    A known error (``ValueError``, which includes :class:`CommandError`,
-    ``OSError`` or ``ImportError``) is printed as one line on stderr and gives
-    status 2; Ctrl-C gives 130, with the ``KeyboardInterrupt``'s own message
-    when a command gives it one (``train`` names the command that resumes).
+    The status is what ``args.run`` returns (None is 0: a command that reads
+    several files may report each failure itself and return 2). A known
+    error (``ValueError``, which includes :class:`CommandError`, ``OSError``
+    or ``ImportError``) is printed as one line on stderr and gives status 2;
+    Ctrl-C gives 130, with the ``KeyboardInterrupt``'s own message when a
+    command gives it one (``train`` names the command that resumes).
     """
     try:
-        args.run(args)
+        status = args.run(args)
     except (ValueError, OSError, ImportError) as exc:
         print(f"skdigits: error: {_one_line(exc)}", file=sys.stderr)
         return ERROR_STATUS
     except KeyboardInterrupt as exc:
         print(f"skdigits: {_one_line(exc) or 'interrupted'}", file=sys.stderr)
         return 130
-    return 0
+    return status or 0
 
 
 # --- argument types ---------------------------------------------------------
