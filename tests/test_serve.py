@@ -194,7 +194,6 @@ BAD_BODIES = {
         "not a PNG or JPEG",
     ),
     "truncated PNG": (_truncated_png, 400, "truncated"),
-    "no ink": (_blank_png, 400, "no digit"),
     # Pillow's own bomb check, and ours below it; both before any decoding:
     # these bodies hold no valid pixel data, so decoding would give a 400.
     "30000x30000 PNG": (lambda d: png_declaring(30000, 30000), 413, "too large"),

@@ -6,10 +6,17 @@ import pickle
 
 import numpy as np
 import pytest
-from _pngs import encode, png_declaring, sideways, upright_seven, with_broken_chunk
+from _pngs import (
+    encode,
+    number_image,
+    png_declaring,
+    sideways,
+    upright_seven,
+    with_broken_chunk,
+)
 from PIL import Image, ImageFile
 
-from skdigits import load_bundled_model
+from skdigits import load_bundled_model, read_digits
 from skdigits.datasets import load_mnist_sample
 from skdigits.preprocessing import predict_digit
 from skdigits.serve._predict import (
@@ -34,10 +41,19 @@ def scan():
     return int(y[0]), encode(ink.resize((140, 140), Image.Resampling.BILINEAR))
 
 
-def test_predict_payload_is_predict_digit_as_plain_json(model, scan):
+def test_one_digit_is_answered_as_read_digits_and_predict_digit_read_it(model, scan):
     label, png = scan
     answer = predict_payload(model, png)
+    reading = read_digits(Image.open(io.BytesIO(png)), model)
     expected = predict_digit(model, Image.open(io.BytesIO(png)))
+    assert answer["text"] == reading.text == str(label)
+    assert answer["digits"] == [
+        {
+            **reading.digits[0].to_json(),
+            "probabilities": reading.digits[0].probabilities.tolist(),
+            "image28": reading.digits[0].image28.tolist(),
+        }
+    ]
     assert answer["digit"] == expected.label == label
     assert type(answer["digit"]) is int
     assert answer["classes"] == list(range(10))
@@ -46,15 +62,38 @@ def test_predict_payload_is_predict_digit_as_plain_json(model, scan):
     assert json.loads(json.dumps(answer)) == answer  # JSON as it is
 
 
+def test_a_number_is_answered_digit_by_digit(model):
+    number, boxes = number_image("42")
+    answer = predict_payload(model, encode(Image.fromarray(number)))
+    assert answer["text"] == "42"
+    assert [d["label"] for d in answer["digits"]] == [4, 2]
+    assert [d["box"] for d in answer["digits"]] == [list(box) for box in boxes]
+    for digit in answer["digits"]:
+        assert digit["probability"] == max(digit["probabilities"])
+        assert np.shape(digit["image28"]) == (28, 28)
+    # the single digit's fields hold no digit of a number: see "digits"
+    assert answer["digit"] is answer["probabilities"] is answer["image28"] is None
+
+
+@pytest.mark.parametrize("kind", ["blank", "noise"])
+def test_no_digit_is_an_answer_not_an_error(model, kind):
+    rng = np.random.default_rng(0)
+    page = np.full((140, 140), 255, np.uint8)
+    if kind == "noise":
+        page = rng.integers(0, 256, (140, 140), np.uint8)
+    answer = predict_payload(model, encode(Image.fromarray(page)))
+    assert answer["text"] == "" and answer["digits"] == []
+    assert answer["digit"] is answer["probabilities"] is answer["image28"] is None
+
+
 @pytest.mark.parametrize(
     "body, status, words",
     [
         (b"label,pixel0\n5,0\n", 400, "not a PNG or JPEG"),
         (encode(Image.new("L", (20, 20))).replace(b"PNG", b"GIF", 1), 400, "not a PNG"),
         (png_declaring(40, 40), 400, "the PNG image: cannot read it as an image"),
-        (encode(Image.new("L", (140, 140), 255)), 400, "no digit"),
     ],
-    ids=["csv", "damaged-signature", "no-pixel-data", "blank"],
+    ids=["csv", "damaged-signature", "no-pixel-data"],
 )
 def test_a_bad_body_is_one_line_request_error(model, body, status, words):
     with pytest.raises(RequestError) as caught:

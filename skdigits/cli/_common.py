@@ -15,6 +15,7 @@ from sklearn.pipeline import Pipeline
 from skdigits import NumpyMLPClassifier, PixelScaler, load_bundled_model, load_model
 from skdigits._activations import ACTIVATIONS
 from skdigits._recipes import RECIPES, get_recipe
+from skdigits._scores import check_scorer
 from skdigits.datasets import load_mnist_csv, load_mnist_sample, sample_path
 
 # Defaults of `skdigits train` (and the base model of `skdigits grid-search`):
@@ -287,7 +288,8 @@ def add_model_argument(cmd):
 
 def _load_model(path, proba=False):
     """A saved classifier, refused unless it has a ``predict`` method (and,
-    with ``proba``, ``predict_proba`` and ``classes_``, for reading images).
+    with ``proba``, for reading images: ``predict_proba`` and the ten digits
+    as ``classes_``).
 
     ``None`` (no ``--model``) gives the model bundled with skdigits.
     """
@@ -300,6 +302,11 @@ def _load_model(path, proba=False):
         raise CommandError(
             f"{path}: reading images needs a classifier with predict_proba"
         )
+    if proba:
+        try:
+            check_scorer(model)  # what read_digits asks of a model
+        except ValueError as exc:
+            raise CommandError(f"{path}: {_one_line(exc)}") from None
     return model
 
 

@@ -2,19 +2,21 @@
 
 This is the work a worker process of ``skdigits serve`` runs (or the server's
 own thread, with ``--workers 0``): read the image's header to check its format
-and the pixel count it declares, then call
-:func:`skdigits.preprocessing.predict_digit` on the bytes, the function
-``skdigits predict-image`` calls, so the page and the command cannot disagree
-(both turn a photo upright by its EXIF tag, and decode it shrunk). A bad body
-raises :class:`RequestError`, which the server answers with its status and
-``{"error": message}``; it pickles by value, so it crosses from a worker
-process to the server intact.
+and the pixel count it declares, then call :func:`skdigits.read_digits` on the
+bytes, the function ``skdigits predict-image`` calls, so the page and the
+command cannot disagree (both turn a photo upright by its EXIF tag, and decode
+it shrunk). A bad body raises :class:`RequestError`, which the server answers
+with its status and ``{"error": message}``; it pickles by value, so it crosses
+from a worker process to the server intact.
 """
 
 import io
 from http import HTTPStatus
 
-from skdigits.preprocessing import UnreadableImageError, predict_digit
+import numpy as np
+
+from skdigits._reader import read_digits
+from skdigits.preprocessing import UnreadableImageError
 
 #: Largest image accepted, in pixels (4096 x 4096, more than a 12-megapixel
 #: photo); checked on the size an image declares, before it is decoded.
@@ -99,33 +101,47 @@ def _too_many_pixels(detail):
 def predict_payload(model, body):
     """The answer to ``POST /api/predict`` with ``body``: a dict, or RequestError.
 
-    :func:`check_image`, then :func:`~skdigits.preprocessing.predict_digit` on
-    the bytes, then :func:`prediction_json`; a worker process runs this on its
-    model.
+    :func:`check_image`, then :func:`skdigits.read_digits` on the bytes (what
+    ``skdigits predict-image`` calls), then :func:`reading_json`; a worker
+    process runs this on its model.
     """
     fmt = check_image(body)
     try:
-        prediction = predict_digit(model, io.BytesIO(body))
+        reading = read_digits(io.BytesIO(body), model)
     except UnreadableImageError as err:
         message = _one_line(err).removeprefix("<file>: ")
         raise RequestError(400, f"the {fmt} image: {message}") from None
-    except ValueError as err:
-        message = _one_line(err).removeprefix("<file>: ")
-        raise RequestError(
-            400,
-            f"{message}; draw one digit, or send a photo of one dark digit "
-            "on plain light paper",
-        ) from None
-    return prediction_json(prediction, model.classes_)
+    return reading_json(reading)
 
 
-def prediction_json(prediction, classes):
-    """The API's answer for a :class:`~skdigits.preprocessing.DigitPrediction`."""
+def reading_json(reading):
+    """The API's answer for a :class:`skdigits.Reading`.
+
+    ``"text"`` and ``"digits"`` are :meth:`skdigits.Reading.to_json`'s, each
+    digit with its ``"probabilities"`` (digits 0 to 9) and ``"image28"`` (the
+    28x28 pixels the model saw) added. ``"digit"``, ``"probabilities"`` and
+    ``"image28"`` at the top are the one digit's when exactly one digit is
+    read (as before the reader read numbers), and None otherwise (no digit,
+    or a number: see ``"digits"``). ``"classes"`` is always 0 to 9, the
+    order of every ``"probabilities"``.
+    """
+    digits = [
+        {
+            **digit.to_json(),
+            "probabilities": [float(p) for p in digit.probabilities],
+            "image28": np.asarray(digit.image28).tolist(),
+        }
+        for digit in reading.digits
+    ]
+    read = [digit for digit in digits if digit["label"] is not None]
+    one = read[0] if len(read) == 1 else {}
     return {
-        "digit": plain(prediction.label),
-        "probabilities": [float(p) for p in prediction.probabilities],
-        "image28": prediction.pixels.reshape(28, 28).tolist(),
-        "classes": [plain(label) for label in classes],
+        "text": reading.text,
+        "digits": digits,
+        "digit": one.get("label"),
+        "probabilities": one.get("probabilities"),
+        "image28": one.get("image28"),
+        "classes": list(range(10)),
     }
 
 
