@@ -26,10 +26,11 @@ API:
 
 Bad input gets a 4xx status and ``{"error": "..."}``: 400 for an empty body,
 bytes that are not a PNG/JPEG image, or a damaged image (an image without a
-digit is an answer, ``"text": ""``); 413 for a body over 5 MB or an image over 4096x4096 pixels (refused
-before it is decoded). A refused request's connection is closed after the
-answer; its body, if not too large, is read and dropped first, so that a
-client that sends the whole body before reading still reads the refusal.
+digit is an answer, ``"text": ""``); 413 for a body over 5 MB or an image
+over 4096x4096 pixels (refused before it is decoded). A refused request's
+connection is closed after the answer; its body, if not too large, is read
+and dropped first, so that a client that sends the whole body before reading
+still reads the refusal.
 
 >>> from sklearn.dummy import DummyClassifier
 >>> import numpy as np
