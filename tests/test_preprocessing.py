@@ -11,6 +11,7 @@ import pytest
 import scipy.sparse as sp
 from _pngs import (
     encode,
+    number_image,
     png_declaring,
     sideways,
     upright_seven,
@@ -281,6 +282,31 @@ def test_the_upright_image_is_what_the_loader_measures(tmp_path):
         )
         assert shape == upright.shape
         np.testing.assert_array_equal(gray, upright)
+
+
+@pytest.mark.parametrize("orientation", [1, 8])
+def test_a_large_jpeg_is_decoded_small_and_measured_at_full_size(
+    orientation, monkeypatch
+):
+    from PIL import JpegImagePlugin
+
+    drafts = []
+    draft = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self, mode, size):
+        drafts.append(draft(self, mode, size))
+        return drafts[-1]
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    number, _ = number_image("42", scale=40, gap=200, margin=300)  # 3040x1720
+    data = sideways(number, orientation, "JPEG")
+    gray, shape = preprocessing._load_gray(io.BytesIO(data), "<file>", Image)
+    assert shape == number.shape  # the upright photo's own size, for the boxes
+    assert gray.shape == (579, 1024)  # working size, as a full decode gives
+    stored = number.shape[::-1] if orientation < 5 else number.shape  # (w, h)
+    assert drafts[0][1][2:] == (stored[0] / 2, stored[1] / 2)  # decoded at 1/2
+    full = preprocessing._shrink(number.astype(float), Image)
+    assert np.abs(gray - full).mean() < 2  # the same picture
 
 
 # Image files that cannot be read: one line naming the file, no Pillow error
