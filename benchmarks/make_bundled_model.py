@@ -8,7 +8,10 @@ scores the saved file on the MNIST test set, and writes
   leaving the old file in place, if it is larger);
 - ``skdigits/data/mnist_default.json``: how it was made (test accuracy, git
   commit, command, parameters, versions, size, SHA-256);
-- the "bundled model" lines of ``skdigits/data/README.md``.
+- the "bundled model" lines of ``skdigits/data/README.md``;
+- ``skdigits/data/mnist_default_detector.npz``: the reader's digit detector
+  for the new model (``benchmarks.make_digit_detector``, run last: a detector
+  belongs to one model file).
 
 The optimizer's moment vectors (training state, two more copies of the
 weights) are dropped before saving: predictions are unchanged; a warm start
@@ -38,6 +41,7 @@ from skdigits._atomic import atomic_output
 from skdigits.cli import main as skdigits_main
 from skdigits.datasets import load_mnist_csv
 
+from . import make_digit_detector
 from ._common import REPO_ROOT, add_data_argument
 
 MAX_BYTES = 3_000_000  # "3 MB or less" (issue 12)
@@ -181,6 +185,8 @@ def main(argv=None):
         f"provenance: {args.out / (NAME + '.json')}, git {record['git_commit']}",
         flush=True,
     )
+    if args.out.resolve() == (REPO_ROOT / "skdigits" / "data").resolve():
+        make_digit_detector.main(["--data", str(args.data), "--out", str(args.out)])
     return 0
 
 

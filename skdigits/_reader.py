@@ -127,13 +127,19 @@ def read_digits(image, model=None, *, threshold=None):
         Anything :func:`~skdigits.preprocessing.image_to_mnist` takes: a file,
         a Pillow image, or a 2-D array of gray levels (dark ink on light paper
         or light on dark). One line of writing.
-    model : estimator, default=None
-        A fitted classifier of the ten digits (``classes_`` 0 to 9) that takes
-        raw 0-255 pixels, such as the pipelines ``skdigits train`` saves;
-        None reads with the bundled model.
+    model : estimator or scorer, default=None
+        None reads with the bundled model, scored by its digit detector (a
+        logistic regression on the network's hidden layers, shipped beside
+        it). Else a fitted classifier of the ten digits (``classes_`` 0 to 9)
+        that takes raw 0-255 pixels, such as the pipelines ``skdigits train``
+        saves, scored by its top probability; or a scorer made for such a
+        model by ``skdigits._scores.fit_detector``.
     threshold : float, default=None
-        The score below which a glyph is "not a digit"; None uses the default
-        measured for the score (``skdigits._scores``).
+        The score below which a glyph is "not a digit"; None uses the
+        scorer's own, measured on the tune set of
+        ``python -m benchmarks.bench_reading``. The score is the detector's
+        log-odds of "digit", or the top probability (higher is more like a
+        digit either way).
 
     Returns
     -------
@@ -156,8 +162,7 @@ def read_digits(image, model=None, *, threshold=None):
     """
     Image = _pre._import_pillow()
     name = _pre._image_name(image)
-    model = _bundled_if_none(model)
-    scorer = check_scorer(model)
+    scorer = scorer_for(model)
     threshold = scorer.threshold if threshold is None else float(threshold)
     gray, shape = _pre._load_gray(image, name, Image)
     found = _pre._find_ink(gray)
@@ -174,21 +179,26 @@ def read_digits(image, model=None, *, threshold=None):
     return assemble(glyphs, images, proba, scores, threshold, scale, shape)
 
 
-def _bundled_if_none(model):
-    if model is not None:
-        return model
-    from skdigits._persistence import load_bundled_model
-
-    return _cached_bundled(load_bundled_model)
+def scorer_for(model):
+    """The scorer that reads with ``model``: the bundled model and its detector
+    for None, ``model`` itself when it is a scorer (a fitted detector), else
+    ``model``'s top probability."""
+    if model is None:
+        if "scorer" not in _BUNDLED:
+            _BUNDLED["scorer"] = _bundled_scorer()
+        return _BUNDLED["scorer"]
+    return check_scorer(model)
 
 
 _BUNDLED = {}
 
 
-def _cached_bundled(load):
-    if "model" not in _BUNDLED:
-        _BUNDLED["model"] = load()
-    return _BUNDLED["model"]
+def _bundled_scorer():
+    from skdigits._persistence import load_bundled_model
+    from skdigits._scores import MaxProbaScorer, load_bundled_detector
+
+    model = load_bundled_model()
+    return load_bundled_detector(model) or MaxProbaScorer(model)
 
 
 def _norm(crops, Image):

@@ -2,35 +2,58 @@
 
 A scorer wraps a fitted classifier of the ten digits and gives, for glyphs
 normalised as MNIST's digits (784 raw pixels each), the classifier's
-probabilities in digit order and a score: higher means more like a digit. The
-reader calls a glyph a digit when its score is at least the threshold.
+probabilities in digit order and a score: **higher means more like a digit**.
+The reader calls a glyph a digit when its score is at least the threshold.
+
+Two scorers, chosen by measurement (``python -m benchmarks.bench_reading``):
+
+- :class:`MaxProbaScorer`, the top class probability (Hendrycks and Gimpel,
+  2017): any classifier, no fitting; the reader's default for a model of
+  your own.
+- :class:`DetectorScorer`, a logistic regression on the network's hidden
+  layers, log-probabilities and energy that tells digits from things that
+  are not (letters, symbols, scribbles, textures): fitted by
+  :func:`fit_detector`; the bundled model's is
+  ``skdigits/data/mnist_default_detector.npz``, made by
+  ``python -m benchmarks.make_digit_detector``, its threshold stored in it.
 """
 
-import numpy as np
+import hashlib
+from pathlib import Path
 
-__all__ = ["DEFAULT_SCORE", "MaxProbaScorer", "check_scorer"]
+import numpy as np
+from scipy.special import logsumexp
+
+__all__ = [
+    "DetectorScorer",
+    "MaxProbaScorer",
+    "check_scorer",
+    "fit_detector",
+    "load_bundled_detector",
+]
 
 DIGITS = tuple(range(10))
+BUNDLED_DETECTOR = "mnist_default_detector.npz"
 
 
 class MaxProbaScorer:
-    """The top class probability as the score (Hendrycks and Gimpel, 2017).
+    """The top class probability as the score.
 
     Parameters
     ----------
     model : estimator
         A fitted classifier of the ten digits with ``predict_proba``.
+    threshold : float, default=MAX_PROBA_THRESHOLD
+        The score below which a glyph is "not a digit".
     """
 
-    #: the score below which a glyph is "not a digit"
-    threshold = 0.5
-
-    def __init__(self, model):
+    def __init__(self, model, threshold=None):
         self.model = model
         self.order = digit_order(model)
+        self.threshold = MAX_PROBA_THRESHOLD if threshold is None else threshold
 
     def proba(self, X):
-        """``predict_proba`` of ``X`` with its columns in digit order 0..9."""
+        """``predict_proba`` of ``X`` (n, 784) with its columns in digit order."""
         if len(X) == 0:
             return np.zeros((0, 10))
         return np.asarray(self.model.predict_proba(X))[:, self.order]
@@ -41,7 +64,130 @@ class MaxProbaScorer:
         return proba, proba.max(axis=1) if len(X) else np.zeros(0)
 
 
-DEFAULT_SCORE = MaxProbaScorer
+#: The top probability under which a glyph is "not a digit": the bundled
+#: model's 3rd percentile on the tune set's digits (bench_reading prints it).
+MAX_PROBA_THRESHOLD = 0.75
+
+
+class DetectorScorer(MaxProbaScorer):
+    """A linear detector of digits on the network's own features.
+
+    The score is the log-odds that a glyph is a digit, from a logistic
+    regression on the glyph's hidden-layer activations, its log-probabilities
+    and its energy (``logsumexp`` of the logits), standardised.
+
+    Parameters
+    ----------
+    model : Pipeline or NumpyMLPClassifier
+        The classifier whose features are used: a fitted
+        :class:`~skdigits.NumpyMLPClassifier`, alone or last in a pipeline.
+    mean, scale : ndarray of shape (n_features,)
+        The standardisation of the features.
+    coef : ndarray of shape (n_features,)
+    intercept : float
+    threshold : float
+        The log-odds below which a glyph is "not a digit".
+    """
+
+    def __init__(self, model, mean, scale, coef, intercept, threshold):
+        super().__init__(model, threshold=float(threshold))
+        self.mean, self.scale = np.asarray(mean), np.asarray(scale)
+        self.coef, self.intercept = np.asarray(coef), float(intercept)
+
+    def evaluate(self, X):
+        proba = self.proba(X)
+        if len(X) == 0:
+            return proba, np.zeros(0)
+        features = (network_features(self.model, X) - self.mean) / self.scale
+        return proba, features @ self.coef + self.intercept
+
+    def arrays(self):
+        """The detector as named arrays (for ``np.savez``)."""
+        return {
+            "mean": self.mean,
+            "scale": self.scale,
+            "coef": self.coef,
+            "intercept": np.array(self.intercept),
+            "threshold": np.array(self.threshold),
+        }
+
+
+def network_features(model, X):
+    """Hidden activations, log-probabilities and energy of ``X`` (raw pixels).
+
+    Returns
+    -------
+    features : ndarray of shape (n_samples, n_hidden + 11)
+    """
+    from skdigits._activations import ACTIVATIONS
+
+    mlp = model[-1] if hasattr(model, "steps") else model
+    A = model[:-1].transform(X) if hasattr(model, "steps") else X
+    A = np.asarray(A, dtype=mlp.coefs_[0].dtype)
+    names = mlp.activation
+    if isinstance(names, str):
+        names = [names] * (len(mlp.coefs_) - 1)
+    hidden = []
+    for W, b, name in zip(mlp.coefs_[:-1], mlp.intercepts_[:-1], names):
+        Z = A @ W + b
+        A = ACTIVATIONS[name].forward(Z, Z)
+        hidden.append(A)
+    Z = A @ mlp.coefs_[-1] + mlp.intercepts_[-1]
+    energy = logsumexp(Z, axis=1, keepdims=True)
+    return np.hstack([*hidden, Z - energy, energy]).astype(np.float64)
+
+
+def fit_detector(model, X_digits, X_non_digits, *, C=0.01):
+    """Fit a :class:`DetectorScorer` for ``model`` on examples of both kinds.
+
+    Parameters
+    ----------
+    model : Pipeline or NumpyMLPClassifier
+        A fitted classifier of the ten digits (such as ``skdigits train``
+        saves).
+    X_digits, X_non_digits : ndarray of shape (n, 784)
+        Glyphs normalised as MNIST's digits (raw 0-255 pixels): digits, and
+        things that are not digits. The two kinds are weighted equally.
+    C : float, default=0.01
+        Inverse strength of the logistic regression's L2 penalty.
+
+    Returns
+    -------
+    scorer : DetectorScorer
+        Its threshold is 0 (even odds) until you set one, e.g. a low quantile
+        of the scores of held-out digits.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    features = network_features(model, np.vstack([X_digits, X_non_digits]))
+    y = np.r_[np.ones(len(X_digits)), np.zeros(len(X_non_digits))]
+    mean, scale = features.mean(axis=0), features.std(axis=0)
+    scale[scale == 0] = 1
+    clf = LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
+    clf.fit((features - mean) / scale, y)
+    return DetectorScorer(model, mean, scale, clf.coef_[0], clf.intercept_[0], 0.0)
+
+
+def load_bundled_detector(model, path=None):
+    """The bundled model's detector, or None when its file is missing or was
+    made for another model file (the bundled model was rebuilt without it)."""
+    from skdigits._persistence import bundled_model_path
+
+    path = Path(path) if path else bundled_model_path().with_name(BUNDLED_DETECTOR)
+    if not path.is_file():
+        return None
+    with np.load(path) as data:
+        arrays = {key: data[key] for key in data.files}
+    if str(arrays.pop("model_sha256")) != bundled_sha256():
+        return None
+    return DetectorScorer(model, **arrays)
+
+
+def bundled_sha256():
+    """SHA-256 of the bundled model's file, to tie its detector to it."""
+    from skdigits._persistence import bundled_model_path
+
+    return hashlib.sha256(bundled_model_path().read_bytes()).hexdigest()
 
 
 def digit_order(model):
@@ -69,7 +215,7 @@ def digit_order(model):
 
 
 def check_scorer(model):
-    """The scorer of ``model``: its own when it carries one, else the default."""
-    if hasattr(model, "evaluate") and hasattr(model, "threshold"):
+    """The scorer of ``model``: itself when it is one, else the top probability."""
+    if isinstance(model, MaxProbaScorer):
         return model
-    return DEFAULT_SCORE(model)
+    return MaxProbaScorer(model)
