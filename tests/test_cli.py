@@ -269,15 +269,17 @@ def _draw_one(path):
     return path
 
 
-def test_predict_image_prints_digit_and_probability(model_path, tmp_path, capsys):
+def test_predict_image_prints_digit_and_probability(tmp_path, capsys):
     from skdigits.preprocessing import image_to_mnist
 
     path = _draw_one(tmp_path / "one.png")
-    assert main(["predict-image", "--model", str(model_path), str(path)]) == 0
+    assert main(["predict-image", str(path)]) == 0  # the bundled model
     out = capsys.readouterr().out
     match = re.fullmatch(rf"{re.escape(str(path))}: (\d) \(probability (\S+)\)\n", out)
     assert match, out
-    proba = load_model(model_path).predict_proba(image_to_mnist(path)[None, :])[0]
+    proba = skdigits.load_bundled_model().predict_proba(image_to_mnist(path)[None, :])[
+        0
+    ]
     assert int(match.group(1)) == int(np.argmax(proba)) == 1
     assert float(match.group(2)) == pytest.approx(proba.max(), abs=1e-3)
 

@@ -14,7 +14,7 @@ from _pngs import (
     upright_seven,
     with_broken_chunk,
 )
-from PIL import Image, ImageFile
+from PIL import Image, ImageDraw, ImageFile
 
 from skdigits import load_bundled_model, read_digits
 from skdigits.datasets import load_mnist_sample
@@ -24,6 +24,7 @@ from skdigits.serve._predict import (
     RequestError,
     check_image,
     predict_payload,
+    reader_for,
 )
 from skdigits.serve._workers import WorkerPool
 
@@ -44,12 +45,13 @@ def scan():
 def test_one_digit_is_answered_as_read_digits_and_predict_digit_read_it(model, scan):
     label, png = scan
     answer = predict_payload(model, png)
-    reading = read_digits(Image.open(io.BytesIO(png)), model)
+    reading = read_digits(Image.open(io.BytesIO(png)))  # the bundled default
     expected = predict_digit(model, Image.open(io.BytesIO(png)))
     assert answer["text"] == reading.text == str(label)
     assert answer["digits"] == [
         {
             **reading.digits[0].to_json(),
+            "score": reading.digits[0].score,
             "probabilities": reading.digits[0].probabilities.tolist(),
             "image28": reading.digits[0].image28.tolist(),
         }
@@ -73,6 +75,35 @@ def test_a_number_is_answered_digit_by_digit(model):
         assert np.shape(digit["image28"]) == (28, 28)
     # the single digit's fields hold no digit of a number: see "digits"
     assert answer["digit"] is answer["probabilities"] is answer["image28"] is None
+
+
+def test_the_bundled_model_is_read_with_its_detector_wherever_it_is_served(
+    model, tmp_path
+):
+    from sklearn.dummy import DummyClassifier
+
+    from skdigits import load_model, save_model
+    from skdigits._scores import DetectorScorer
+    from skdigits.serve._server import _SerialModel
+
+    detector = reader_for(model)
+    assert isinstance(detector, DetectorScorer)
+    assert reader_for(_SerialModel(model)) is detector  # the threads' lock
+    save_model(model, tmp_path / "copy.skops")  # a copy named with --model
+    assert reader_for(load_model(tmp_path / "copy.skops")) is detector
+    X, y = load_mnist_sample("train")
+    other = DummyClassifier().fit(X, y)
+    assert reader_for(other) is other  # read by its own top probability
+    letter = Image.new("L", (140, 140), 255)
+    ImageDraw.Draw(letter).line([(35, 118), (70, 22), (105, 118)], fill=0, width=11)
+    ImageDraw.Draw(letter).line([(50, 80), (90, 80)], fill=0, width=11)
+    answer = predict_payload(model, encode(letter))
+    default = read_digits(letter)  # the bundled model and its detector
+    assert answer["text"] == default.text
+    assert [d["score"] for d in answer["digits"]] == [d.score for d in default.digits]
+    assert [d.score for d in read_digits(letter, model).digits] != [
+        d["score"] for d in answer["digits"]
+    ]  # not the top probability
 
 
 @pytest.mark.parametrize("kind", ["blank", "noise"])

@@ -27,6 +27,7 @@ from skdigits.cli._common import (
     _one_line,
     add_model_argument,
 )
+from skdigits.serve._predict import reader_for
 
 NAME = "predict-image"
 
@@ -56,13 +57,14 @@ def run(args):
     """``skdigits predict-image``: read each image; 2 if any could not be read.
 
     Reads each image with :func:`skdigits.read_digits`, as the page of
-    ``skdigits serve`` does.
+    ``skdigits serve`` does (the bundled model with its digit detector:
+    :func:`skdigits.serve._predict.reader_for`).
     """
-    model = _load_model(args.model, proba=True)
+    reader = reader_for(_load_model(args.model, proba=True))
     failed = False
     for path in args.images:
         try:
-            reading = read_digits(path, model)
+            reading = read_digits(path, reader)
         except (OSError, ValueError) as exc:
             failed = True
             _print_error(path, _error_message(path, exc), args.json)

@@ -14,12 +14,13 @@ API:
 - ``POST /api/predict`` - body: the bytes of a PNG or JPEG image, read by
   :func:`skdigits.read_digits` as ``skdigits predict-image`` reads it.
   Answers ``{"text": "42", "digits": [{"label": 4, "probability": 0.998,
-  "box": [x0, y0, x1, y1], "probabilities": [...], "image28": [[...], ...]},
-  ...], "digit": null, "probabilities": null, "image28": null, "classes": [0,
-  ..., 9]}``: the number read (``""`` when no digit, with no ``digits``), and
-  each glyph found, left to right (``label`` null when it is not a digit),
-  with its box in the image's pixels, its ten probabilities and the 28x28
-  pixels (0-255) the model saw. When exactly one digit is read, ``digit``,
+  "box": [x0, y0, x1, y1], "score": 3.1, "probabilities": [...], "image28":
+  [[...], ...]}, ...], "digit": null, "probabilities": null, "image28": null,
+  "classes": [0, ..., 9]}``: the number read (``""`` when no digit, with no
+  ``digits``), and each glyph found, left to right (``label`` null when it is
+  not a digit), with its box in the image's pixels, its "no digit" score (a
+  digit when at least the reader's threshold), its ten probabilities and the
+  28x28 pixels (0-255) the model saw. When exactly one digit is read, ``digit``,
   ``probabilities`` and ``image28`` are that digit's, as they were before the
   reader read numbers; otherwise they are null.
 - ``GET /api/health`` - ``{"status": "ok", ...}``.

@@ -101,25 +101,82 @@ def _too_many_pixels(detail):
 def predict_payload(model, body):
     """The answer to ``POST /api/predict`` with ``body``: a dict, or RequestError.
 
-    :func:`check_image`, then :func:`skdigits.read_digits` on the bytes (what
-    ``skdigits predict-image`` calls), then :func:`reading_json`; a worker
-    process runs this on its model.
+    :func:`check_image`, then :func:`skdigits.read_digits` on the bytes with
+    :func:`reader_for` ``model`` (what ``skdigits predict-image`` does), then
+    :func:`reading_json`; a worker process runs this on its model.
     """
     fmt = check_image(body)
     try:
-        reading = read_digits(io.BytesIO(body), model)
+        reading = read_digits(io.BytesIO(body), reader_for(model))
     except UnreadableImageError as err:
         message = _one_line(err).removeprefix("<file>: ")
         raise RequestError(400, f"the {fmt} image: {message}") from None
     return reading_json(reading)
 
 
+def reader_for(model):
+    """What :func:`skdigits.read_digits` reads a served model's images with.
+
+    The bundled model's "no digit" score is its digit detector, fitted on
+    that model's own hidden layers, so it holds for those weights wherever
+    they come from: the default model, a copy of its file named with
+    ``--model``, or the same model behind the server's lock. A model that
+    answers a probe of MNIST test digits exactly as the bundled model does is
+    read with the bundled scorer; any other model is read with its own top
+    probability (``model`` itself). The answer is kept per model object.
+
+    Parameters
+    ----------
+    model : estimator
+        The served classifier of the ten digits.
+
+    Returns
+    -------
+    reader : estimator or scorer
+        What to pass to ``read_digits`` as its ``model``.
+    """
+    key = id(model)
+    if key not in _READERS:
+        bundled = _bundled_scorer()
+        same = bundled is not None and _answers_alike(model, bundled.model)
+        _READERS[key] = (model, bundled if same else model)  # model kept: id stays
+    return _READERS[key][1]
+
+
+_READERS = {}
+
+
+def _bundled_scorer():
+    """The bundled model's scorer, or None without skops (or without the model)."""
+    from skdigits._reader import scorer_for
+
+    try:
+        return scorer_for(None)
+    except (ImportError, ValueError):
+        return None
+
+
+def _answers_alike(model, bundled):
+    """Whether ``model`` gives the bundled model's probabilities on a probe."""
+    from skdigits.datasets import load_mnist_sample
+
+    probe = load_mnist_sample("test")[0][:16]
+    try:
+        mine = np.asarray(model.predict_proba(probe), dtype=np.float64)
+    except Exception:  # any estimator may be served; it is just not the bundled one
+        return False
+    theirs = np.asarray(bundled.predict_proba(probe), dtype=np.float64)
+    same_classes = list(getattr(model, "classes_", [])) == list(bundled.classes_)
+    return same_classes and mine.shape == theirs.shape and np.allclose(mine, theirs)
+
+
 def reading_json(reading):
     """The API's answer for a :class:`skdigits.Reading`.
 
     ``"text"`` and ``"digits"`` are :meth:`skdigits.Reading.to_json`'s, each
-    digit with its ``"probabilities"`` (digits 0 to 9) and ``"image28"`` (the
-    28x28 pixels the model saw) added. ``"digit"``, ``"probabilities"`` and
+    digit with its "no digit" ``"score"`` (:attr:`skdigits.ReadDigit.score`),
+    its ``"probabilities"`` (digits 0 to 9) and ``"image28"`` (the 28x28
+    pixels the model saw) added. ``"digit"``, ``"probabilities"`` and
     ``"image28"`` at the top are the one digit's when exactly one digit is
     read (as before the reader read numbers), and None otherwise (no digit,
     or a number: see ``"digits"``). ``"classes"`` is always 0 to 9, the
@@ -128,6 +185,7 @@ def reading_json(reading):
     digits = [
         {
             **digit.to_json(),
+            "score": float(digit.score),
             "probabilities": [float(p) for p in digit.probabilities],
             "image28": np.asarray(digit.image28).tolist(),
         }
