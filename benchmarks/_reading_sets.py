@@ -411,17 +411,10 @@ def read_all(samples, scorer):
     -------
     glyphs : list of ndarray of shape (n_i, 784)
         The normalised glyphs of each sample (what the model sees).
-    readings : list of Reading
-        ``read_digits(sample.image, scorer, threshold=-inf)``.
     """
-    from skdigits import read_digits
+    from skdigits._reader import find_and_score
 
-    readings = [read_digits(s.image, scorer, threshold=-np.inf) for s in samples]
-    glyphs = [
-        np.array([d.image28.ravel() for d in r.digits], dtype=np.uint8).reshape(-1, 784)
-        for r in readings
-    ]
-    return glyphs, readings
+    return [find_and_score(s.image, scorer).images for s in samples]
 
 
 def image_scores(glyphs, scorer):

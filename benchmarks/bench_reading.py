@@ -24,50 +24,42 @@ from scipy.special import logsumexp, softmax
 from sklearn.metrics import roc_auc_score
 
 from skdigits import load_bundled_model, read_digits
-from skdigits._reader import scorer_for
+from skdigits._reader import assemble, find_and_score, scorer_for
 from skdigits._scores import MaxProbaScorer, network_features
 from skdigits.datasets import load_mnist_csv
 
 from ._common import add_data_argument, log, machine_lines, markdown_table, run_state
-from ._reading_sets import STYLES, DigitPool, build_split, make_number, read_all
+from ._reading_sets import STYLES, DigitPool, build_split, make_number
 
 KEEP = 0.975  # the share of tune digits every score's threshold keeps
 TARGETS = {"kept": 0.97, "rejected": 0.90, "auc": 0.97, "numbers": 0.92}
 
 
 class Split:
-    """One split read once: its glyphs, labels and the samples' truths."""
+    """One split read once (glyphs found, normalised and read), scored anew
+    by each method with the reader's own last stage."""
 
-    def __init__(self, reading_set, base):
+    def __init__(self, reading_set, model):
         self.set = reading_set
-        self.parts = {}
-        for part in ("digits", "non_digits", "numbers"):
-            samples = getattr(reading_set, part)
-            glyphs, readings = read_all(samples, base)
-            labels = [
-                [int(np.argmax(d.probabilities)) for d in r.digits] for r in readings
-            ]
-            self.parts[part] = (samples, glyphs, labels)
+        self.found = {
+            part: [find_and_score(s.image, model) for s in getattr(reading_set, part)]
+            for part in ("digits", "non_digits", "numbers")
+        }
 
     def figures(self, score_of, threshold):
         """The four target figures (and more) with this score and threshold."""
-        out = {}
-        texts = {}
-        best = {}
-        for part, (samples, glyphs, labels) in self.parts.items():
-            stacked = np.vstack([g for g in glyphs if len(g)] or [np.zeros((0, 784))])
-            scores = score_of(stacked.astype(np.uint8)) if len(stacked) else []
-            start, part_texts, part_best = 0, [], []
-            for g, lab in zip(glyphs, labels):
-                s = np.asarray(scores[start : start + len(g)], dtype=float)
-                start += len(g)
-                part_texts.append(
-                    "".join(str(d) for d, v in zip(lab, s) if v >= threshold)
-                )
-                part_best.append(s.max() if len(s) else -np.inf)
-            texts[part], best[part] = part_texts, np.array(part_best)
-        digits, non_digits, numbers = (self.parts[p][0] for p in self.parts)
-        out["kept"] = np.mean([t != "" for t in texts["digits"]])
+        texts, best = {}, {}
+        for part, found in self.found.items():
+            stacked = np.vstack([f.images for f in found])
+            scores = np.asarray(score_of(stacked), float) if len(stacked) else []
+            bounds = np.cumsum([0] + [len(f.glyphs) for f in found])
+            own = [scores[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+            texts[part] = [assemble(f, s, threshold).text for f, s in zip(found, own)]
+            best[part] = np.array([s.max() if len(s) else -np.inf for s in own])
+        digits, non_digits, numbers = (
+            getattr(self.set, p) for p in ("digits", "non_digits", "numbers")
+        )
+        out = {"kept": np.mean([t != "" for t in texts["digits"]])}
         out["digits_right"] = np.mean(
             [t == s.truth for t, s in zip(texts["digits"], digits)]
         )

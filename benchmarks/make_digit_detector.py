@@ -47,8 +47,8 @@ def fit_examples(model, X_train, y_train):
     """The detector's digits and non-digits, as the reader normalises them."""
     fit = build_split("fit", X_train, y_train, N_FIT_DIGITS, N_FIT_NON_DIGITS, 0)
     scorer = MaxProbaScorer(model)
-    digits, _ = read_all(fit.digits, scorer)
-    non_digits, _ = read_all(fit.non_digits, scorer)
+    digits = read_all(fit.digits, scorer)
+    non_digits = read_all(fit.non_digits, scorer)
     X_digits = np.vstack([g for g in digits if len(g) == 1] + [X_train[RAW_ROWS]])
     return X_digits, np.vstack([g for g in non_digits if len(g)])
 
@@ -56,7 +56,7 @@ def fit_examples(model, X_train, y_train):
 def tune_threshold(detector, X_test, y_test):
     """The score that keeps KEEP of the tune set's digits."""
     tune = build_split("tune", X_test, y_test, 1000, 0, 0)
-    glyphs, _ = read_all(tune.digits, detector)
+    glyphs = read_all(tune.digits, detector)
     return float(np.quantile(image_scores(glyphs, detector), 1 - KEEP))
 
 

@@ -8,7 +8,7 @@
 from skdigits._checkpoint import CheckpointError, CheckpointWarning, ResumeWarning
 from skdigits._classifier import NumpyMLPClassifier
 from skdigits._persistence import load_bundled_model, load_model, save_model
-from skdigits._reader import ReadDigit, Reading, read_digits
+from skdigits._reader import ReadDigit, Reading, no_digit_threshold, read_digits
 from skdigits._recipes import RECIPES, get_recipe
 from skdigits.preprocessing import PixelScaler
 
@@ -26,6 +26,7 @@ __all__ = [
     "get_recipe",
     "load_bundled_model",
     "load_model",
+    "no_digit_threshold",
     "read_digits",
     "save_model",
     "__version__",

@@ -63,6 +63,11 @@ class MaxProbaScorer:
         proba = self.proba(X)
         return proba, proba.max(axis=1) if len(X) else np.zeros(0)
 
+    def unlikely(self, proba, scores):
+        """How little each glyph looks like a digit: ``-log`` of its top
+        probability (the reader splits touching digits where this is least)."""
+        return -np.log(np.clip(proba.max(axis=1), 1e-12, 1))
+
 
 #: The top probability under which a glyph is "not a digit": the bundled
 #: model's 3rd percentile on the tune set's digits (bench_reading prints it).
@@ -100,6 +105,11 @@ class DetectorScorer(MaxProbaScorer):
             return proba, np.zeros(0)
         features = (network_features(self.model, X) - self.mean) / self.scale
         return proba, features @ self.coef + self.intercept
+
+    def unlikely(self, proba, scores):
+        """``-log`` of the top probability and of the detector's probability
+        of "digit" (``-log sigmoid(score)``)."""
+        return super().unlikely(proba, scores) + np.logaddexp(0, -scores)
 
     def arrays(self):
         """The detector as named arrays (for ``np.savez``)."""

@@ -19,6 +19,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # The names docs/ links to (``sphx_glr_auto_examples_<path>``): renaming one
 # breaks a link, so it must be renamed there too.
 GALLERY = {
+    "plot_reading_numbers.py",
     "plot_augmented_digits.py",
     "plot_confusion_matrix.py",
     "plot_first_layer_weights.py",
@@ -33,6 +34,7 @@ GALLERY = {
 SCRIPTS = sorted(GALLERY)
 # Scripts that load data and the bundled model but train nothing: seconds.
 QUICK = [
+    "plot_reading_numbers.py",
     "plot_augmented_digits.py",
     "plot_confusion_matrix.py",
     "plot_your_own_image.py",

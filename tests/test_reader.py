@@ -110,14 +110,10 @@ def test_touching_digits_are_split_where_the_model_reads_them_best():
     ink[28:31, 38:42] = 1.0  # a bridge: one glyph, 60 wide and 40 tall
     (glyph,) = reader.find_glyphs(ink)
 
-    def proba_of(crops):  # sure of a block about as wide as a digit, else not
-        proba = np.full((len(crops), 10), 0.1)
-        for row, crop in zip(proba, crops):
-            if crop.shape[1] < 35:
-                row[:] = [0.91] + [0.01] * 9
-        return proba
+    def unlikely_of(crops):  # sure of a block about as wide as a digit, else not
+        return np.array([0.1 if crop.shape[1] < 35 else 2.3 for crop in crops])
 
-    left, right = reader.split_glyphs(ink, [glyph], proba_of)
+    left, right = reader.split_glyphs(ink, [glyph], unlikely_of)
     assert (left.c0, right.c1) == (10, 70)
     assert 38 <= left.c1 == right.c0 <= 42
 
@@ -199,17 +195,16 @@ def test_noise_only_holds_no_digit(model, kind):
     assert reading == Reading("", ())
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the top probability accepts blobs; a better score is next"
-)
 def test_a_page_of_noise_is_not_fifty_digits(model):
-    noise = np.random.default_rng(1).normal(size=(600, 800))
-    blobs = ndimage.gaussian_filter(noise, 3)
-    page = np.where(blobs > 2.2 * blobs.std(), 0, 255).astype(np.uint8)
-    n_blobs = ndimage.label(page == 0)[1]
-    assert n_blobs > 50
-    reading = read_digits(page, model)
-    assert len(reading.text) <= 2
+    """Five pages of blobs, hundreds each: no digit, at worst one in all."""
+    texts = []
+    for seed in range(1, 6):
+        noise = np.random.default_rng(seed).normal(size=(600, 800))
+        blobs = ndimage.gaussian_filter(noise, 3)
+        page = np.where(blobs > 2.2 * blobs.std(), 0, 255).astype(np.uint8)
+        assert ndimage.label(page == 0)[1] > 200
+        texts.append(read_digits(page).text)  # the bundled model and its detector
+    assert len("".join(texts)) <= 1, texts
 
 
 def test_the_reading_as_json(model, sample):
