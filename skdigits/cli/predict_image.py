@@ -20,7 +20,7 @@ status is 2 when any could not be read.
 import json
 import sys
 
-from skdigits._reader import read_digits
+from skdigits._reader import read_digits, scorer_for
 from skdigits.cli._common import (
     ERROR_STATUS,
     _load_model,
@@ -57,11 +57,11 @@ def run(args):
     """``skdigits predict-image``: read each image; 2 if any could not be read.
 
     Reads each image with :func:`skdigits.read_digits`, as the page of
-    ``skdigits serve`` does (the bundled model with its digit detector:
-    :func:`skdigits.serve._predict.reader_for`).
+    ``skdigits serve`` does: the bundled model with its digit detector by
+    default, a model file with :func:`skdigits.serve._predict.reader_for`.
     """
-    reader = reader_for(_load_model(args.model, proba=True))
     failed = False
+    reader = _reader(args.model)
     for path in args.images:
         try:
             reading = read_digits(path, reader)
@@ -74,6 +74,14 @@ def run(args):
         else:
             print(f"{path}: {describe(reading)}", flush=True)
     return ERROR_STATUS if failed else 0
+
+
+def _reader(path):
+    """What to read with: as ``read_digits(image)`` reads without ``--model``
+    (the bundled model and its detector, loaded once), else the model file."""
+    if path is None:
+        return scorer_for(None)
+    return reader_for(_load_model(path, proba=True))
 
 
 def describe(reading):
