@@ -174,7 +174,7 @@ function showAnswer(answer, request) {
     const read = answer.text.length;
     const others = found.length - read;
     statusLine.textContent =
-      `${request.source}${read} digit${read > 1 ? "s" : ""}, left to right` +
+      `${request.source}${read > 1 ? `${read} digits, left to right` : "1 digit"}` +
       (others ? `, and ${others} mark${others > 1 ? "s" : ""} not read as a digit` : "");
   }
   drawBoxes(found, request.view);
