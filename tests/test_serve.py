@@ -872,7 +872,7 @@ def test_page_marks_a_letter_beside_a_digit_as_not_a_digit(page):
     assert "1 mark not read as a digit" in _element(page, "status").text
 
 
-
+def test_page_reads_drawings_through_worker_processes(browser, pooled):
     # what `skdigits serve` runs by default: the page's requests answered by workers
     browser.get(pooled.url)
     for digit, (kind, strokes) in list(DRAWINGS.items())[:2]:
