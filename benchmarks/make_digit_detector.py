@@ -9,10 +9,11 @@ them, plus raw MNIST training digits, against letters, symbols, shapes,
 scribbles, strokes, cut and overlapped digits and textures). Its threshold
 is the score that keeps KEEP of the digits of the ``tune`` set (MNIST test
 rows 0-4999); the ``report`` set is never looked at. The file records the
-SHA-256 of the model file it was fitted for: a rebuilt model needs a new
+SHA-256 of the weights it was fitted for: a rebuilt model needs a new
 detector (``make_bundled_model`` runs this script after it).
 
     python -m benchmarks.make_digit_detector --data ../shared/data
+    python -m benchmarks.make_digit_detector --model my_model.skops  # your own
 """
 
 import argparse
@@ -21,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from skdigits import load_bundled_model
+from skdigits import load_bundled_model, load_model
 from skdigits._atomic import atomic_output
 from skdigits._scores import (
     BUNDLED_DETECTOR,
     MaxProbaScorer,
-    bundled_sha256,
     fit_detector,
+    model_fingerprint,
 )
 from skdigits.datasets import load_mnist_csv
 
@@ -64,20 +65,36 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_argument(parser)
     parser.add_argument(
-        "--out", type=Path, default=REPO_ROOT / "skdigits" / "data", metavar="DIR"
+        "--model",
+        type=Path,
+        help="a model of your own (skdigits train): its detector is written "
+        "beside it as MODEL_detector.npz (default: the bundled model)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO_ROOT / "skdigits" / "data",
+        metavar="DIR",
+        help="where the bundled model's detector is written",
     )
     args = parser.parse_args(argv)
     X_train, y_train = load_mnist_csv(args.data / "mnist_train.csv.gz")
     X_test, y_test = load_mnist_csv(args.data / "mnist_test.csv.gz")
-    model = load_bundled_model()
+    model = load_bundled_model() if args.model is None else load_model(args.model)
     log("reading the fit set ...")
     X_digits, X_non_digits = fit_examples(model, X_train, y_train)
     log(f"fitting on {len(X_digits)} digits and {len(X_non_digits)} non-digits")
     detector = fit_detector(model, X_digits, X_non_digits)
     detector.threshold = tune_threshold(detector, X_test, y_test)
     path = args.out / BUNDLED_DETECTOR
+    if args.model is not None:
+        path = args.model.with_name(args.model.stem + "_detector.npz")
     with atomic_output(path, binary=True) as file:
-        np.savez(file, model_sha256=np.array(bundled_sha256()), **detector.arrays())
+        np.savez(
+            file,
+            model_fingerprint=np.array(model_fingerprint(model)),
+            **detector.arrays(),
+        )
     print(
         f"wrote {path}: {detector.coef.size} weights, threshold "
         f"{detector.threshold:.4f} (keeps {KEEP:.1%} of the tune digits)"

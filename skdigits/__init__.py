@@ -10,6 +10,7 @@ from skdigits._classifier import NumpyMLPClassifier
 from skdigits._persistence import load_bundled_model, load_model, save_model
 from skdigits._reader import ReadDigit, Reading, no_digit_threshold, read_digits
 from skdigits._recipes import RECIPES, get_recipe
+from skdigits._scores import load_digit_detector
 from skdigits.preprocessing import PixelScaler
 
 __version__ = "0.1.0"
@@ -25,6 +26,7 @@ __all__ = [
     "ResumeWarning",
     "get_recipe",
     "load_bundled_model",
+    "load_digit_detector",
     "load_model",
     "no_digit_threshold",
     "read_digits",

@@ -17,6 +17,7 @@ handwritten numbers, so each can be tested on made-up input:
 
 import dataclasses
 import math
+from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
@@ -38,6 +39,12 @@ MIN_HEIGHT_PX = 6
 #: The reader reads one line: a glyph whose middle row is further than this
 #: many times the digits' median height from their median middle row is off it.
 LINE_TOLERANCE = 0.6
+#: An image holding more than this many glyphs that are not digits for each
+#: one that is (and at least three) is noise, not a number: no digit.
+NOISE_RATIO = 2
+#: A glyph this many times the digits' median height (low, high) may be a
+#: digit by its context (:func:`in_context`).
+CONTEXT_HEIGHTS = (0.7, 1.4)
 #: A glyph wider than this times its height may be several touching digits.
 SPLIT_ASPECT = 1.0
 #: A digit is at least this times as wide as it is tall (MNIST's 5th percentile
@@ -165,7 +172,8 @@ def read_digits(image, model=None, *, threshold=None):
     ''
     """
     found = find_and_score(image, model)
-    return assemble(found, found.scores, _threshold(model, threshold))
+    margin = scorer_for(model).context_margin
+    return assemble(found, found.scores, _threshold(model, threshold), margin)
 
 
 class Found(NamedTuple):
@@ -186,15 +194,13 @@ def find_and_score(image, model=None):
     scorer = scorer_for(model)
     gray, shape = _pre._load_gray(image, name, Image)
     found = _pre._find_ink(gray)
-    glyphs = []
-    if not found.blank:
-        ink = found.ink / found.ink.max()
-        glyphs = find_glyphs(ink)
-        glyphs = split_glyphs(
-            ink,
-            glyphs,
-            lambda crops: scorer.unlikely(*scorer.evaluate(_norm(crops, Image))),
-        )
+    ink = found.ink / found.ink.max() if not found.blank else np.zeros_like(gray)
+    glyphs = find_glyphs(ink)
+    glyphs = split_glyphs(
+        ink,
+        glyphs,
+        lambda crops: scorer.unlikely(*scorer.evaluate(_norm(crops, Image))),
+    )
     images = _norm([glyph_crop(ink, g, glyphs) for g in glyphs], Image)
     proba, scores = scorer.evaluate(images)
     scale = (shape[0] / gray.shape[0], shape[1] / gray.shape[1])
@@ -202,7 +208,15 @@ def find_and_score(image, model=None):
 
 
 def _threshold(model, threshold):
-    return no_digit_threshold(model) if threshold is None else float(threshold)
+    if threshold is None:
+        return no_digit_threshold(model)
+    if isinstance(threshold, bool) or not isinstance(threshold, Real):
+        raise ValueError(
+            f"threshold: expected a number (a score) or None, got {threshold!r}"
+        )
+    if math.isnan(threshold):
+        raise ValueError("threshold: expected a number (a score) or None, got nan")
+    return float(threshold)
 
 
 def no_digit_threshold(model=None):
@@ -546,13 +560,20 @@ def on_the_line(glyphs, is_digit):
     return np.abs(middles - line) <= LINE_TOLERANCE * np.median(heights[is_digit])
 
 
-def assemble(found, scores, threshold):
+def assemble(found, scores, threshold, margin=0.0):
     """The Reading of ``found`` with these ``scores``: the glyphs on the digits'
-    line, each labelled where its score reaches ``threshold``, else None."""
+    line, each a digit where its score reaches ``threshold`` (or, beside
+    digits, ``threshold - margin``: :func:`in_context`), else None; no digit
+    when the glyphs that are not digits outnumber the digits (noise)."""
     scores = np.asarray(scores, dtype=np.float64)  # float32 would round threshold
-    keep = on_the_line(found.glyphs, scores >= threshold)
+    is_digit = scores >= threshold
+    if is_noise(np.count_nonzero(is_digit), np.count_nonzero(~is_digit)):
+        return Reading("", ())
+    keep = on_the_line(found.glyphs, is_digit)
+    is_digit |= keep & in_context(found.glyphs, scores, is_digit, threshold - margin)
     digits = tuple(
-        read_digit(found, i, float(scores[i]), threshold) for i in np.flatnonzero(keep)
+        read_digit(found, i, float(scores[i]), is_digit[i])
+        for i in np.flatnonzero(keep)
     )
     text = "".join(str(d.label) for d in digits if d.label is not None)
     if not text:
@@ -560,12 +581,34 @@ def assemble(found, scores, threshold):
     return Reading(text, digits)
 
 
-def read_digit(found, i, score, threshold):
+def is_noise(n_digits, n_others):
+    """Whether an image of ``n_digits`` digits among ``n_others`` glyphs that
+    are not digits is noise (a page of blobs, a texture) rather than a number."""
+    return n_others >= 3 and n_others > NOISE_RATIO * n_digits
+
+
+def in_context(glyphs, scores, is_digit, low):
+    """Glyphs that are digits by their context: scored at least ``low``, and
+    of the height of the digits (within CONTEXT_HEIGHTS of their median).
+
+    A glyph between digits of its size is more likely a digit than one
+    alone; the margin under the threshold is the scorer's ``context_margin``,
+    measured on the tune set's numbers.
+    """
+    if not np.any(is_digit):
+        return np.zeros(len(glyphs), dtype=bool)
+    heights = np.array([g.height for g in glyphs], dtype=float)
+    ratio = heights / np.median(heights[is_digit])
+    lo, hi = CONTEXT_HEIGHTS
+    return (scores >= low) & (ratio >= lo) & (ratio <= hi)
+
+
+def read_digit(found, i, score, is_digit):
     """The ReadDigit of ``found``'s glyph ``i``."""
     p = found.proba[i]
     top = int(np.argmax(p))
     return ReadDigit(
-        label=top if score >= threshold else None,
+        label=top if is_digit else None,
         probability=float(p[top]),
         box=image_box(found.glyphs[i], found.scale, found.shape),
         probabilities=p,
