@@ -862,16 +862,6 @@ def test_page_says_no_digit_for_a_drawn_letter(page):
     assert _cards(page) == [] == _boxes(page)
 
 
-def test_page_marks_a_letter_beside_a_digit_as_not_a_digit(page):
-    _draw(page, *DRAWINGS[4], left=0)
-    _draw(page, *LETTER_A, left=SIDE)
-    assert _read(page) == "4"
-    assert [card[0] for card in _cards(page)] == ["4", "not a digit"]
-    assert [box[0] for box in _boxes(page)] == ["4", "?"]
-    assert page.find_elements("css selector", "#boxes .box.not-digit")
-    assert "1 mark not read as a digit" in _element(page, "status").text
-
-
 def test_page_reads_drawings_through_worker_processes(browser, pooled):
     # what `skdigits serve` runs by default: the page's requests answered by workers
     browser.get(pooled.url)
