@@ -16,7 +16,13 @@ from scipy import ndimage
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import validate_data
 
-__all__ = ["DigitPrediction", "PixelScaler", "image_to_mnist", "predict_digit"]
+__all__ = [
+    "DigitPrediction",
+    "PixelScaler",
+    "UnreadableImageError",
+    "image_to_mnist",
+    "predict_digit",
+]
 
 PIXEL_MAX = 255
 MNIST_SIDE = 28
@@ -29,6 +35,24 @@ MIN_PART = 0.05  # ink blobs smaller than this share of the largest are specks
 # test set; 5 % are thinner than 0.084). Thinner pen strokes are widened to it.
 STROKE_WIDTH = 0.126
 MIN_STROKE_WIDTH = 0.084
+
+
+class UnreadableImageError(ValueError):
+    """An image file that is missing, not an image, damaged or too large.
+
+    Its message is one line that names the file and says what to do. It is a
+    ``ValueError``, so code that caught ``ValueError`` from
+    :func:`image_to_mnist` still catches it.
+
+    Examples
+    --------
+    >>> from skdigits.preprocessing import UnreadableImageError, image_to_mnist
+    >>> try:
+    ...     image_to_mnist("nowhere.png")
+    ... except UnreadableImageError as err:
+    ...     print(err)
+    nowhere.png: no such file
+    """
 
 
 class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -145,10 +169,15 @@ def _check_pixel_range(X):
 def image_to_mnist(image):
     """Turn a picture of one handwritten digit into 784 MNIST-style pixels.
 
-    Follows the recipe MNIST was made with: the ink is made bright on a black
-    background, cropped to its bounding box, resized (keeping its aspect
-    ratio) so that the longer side is 20 pixels, and pasted into a 28x28 image
-    so that its centre of mass lies on pixel (14, 14).
+    A photo is first turned upright by its EXIF orientation tag (phones store
+    most photos sideways with such a tag), and a photo larger than 1024 pixels
+    on a side is shrunk to 1024 (a JPEG while it is decoded), so a large photo
+    costs little memory.
+
+    Then it follows the recipe MNIST was made with: the ink is made bright on
+    a black background, cropped to its bounding box, resized (keeping its
+    aspect ratio) so that the longer side is 20 pixels, and pasted into a
+    28x28 image so that its centre of mass lies on pixel (14, 14).
 
     The background is a plane fitted to the image's border (so an even change
     of light across a photo is taken out); the ink is dark on light (and the
@@ -161,11 +190,12 @@ def image_to_mnist(image):
 
     Parameters
     ----------
-    image : str, path-like, PIL.Image.Image or array-like
-        A file Pillow can read (PNG, JPEG, ...), an opened Pillow image, or a
-        2-D array of gray levels (0..255; a float array whose values all lie
-        in [0, 1] is read as 0..1). An RGB(A) array of shape (height, width, 3
-        or 4) is also accepted. Transparent pixels count as white.
+    image : str, path-like, binary file object, PIL.Image.Image or array-like
+        A file Pillow can read (PNG, JPEG, ...), by its path or opened in
+        binary mode, an opened Pillow image, or a 2-D array of gray levels
+        (0..255; a float array whose values all lie in [0, 1] is read as
+        0..1). An RGB(A) array of shape (height, width, 3 or 4) is also
+        accepted. Transparent pixels count as white.
 
     Returns
     -------
@@ -174,8 +204,11 @@ def image_to_mnist(image):
 
     Raises
     ------
+    UnreadableImageError
+        If the file is missing, not an image, damaged or too large for Pillow
+        (a ``ValueError``; its message names the file).
     ValueError
-        If the file is missing or not an image, or the image shows no ink.
+        If the image shows no ink, or an array is not an image.
     ImportError
         If Pillow is not installed (``pip install skdigits[images]``).
 
@@ -197,17 +230,6 @@ def image_to_mnist(image):
     gray, _ = _load_gray(image, name, Image)
     ink = _bright_ink(gray, name)
     return _normalise(ink[_ink_box(ink)], Image)
-
-
-def _load_gray(image, name, Image):
-    """The one loading path of every entry point (this module and the reader).
-
-    Returns the image's gray levels at working size (0..255 floats, at most
-    MAX_WORKING_SIDE on a side) and the image's own ``(height, width)``, in
-    whose pixels the reader gives its boxes.
-    """
-    gray = _to_gray(image, name, Image)
-    return _shrink(gray, Image), gray.shape
 
 
 def _normalise(crop, Image):
@@ -289,23 +311,191 @@ def _image_name(image):
     """What error messages call the image: its file name when there is one."""
     if isinstance(image, (str, os.PathLike)):
         return os.fspath(image)
-    filename = getattr(image, "filename", "")
+    attribute = "name" if hasattr(image, "read") else "filename"  # a file's, PIL's
+    filename = getattr(image, attribute, "")
     if isinstance(filename, (str, os.PathLike)) and os.fspath(filename):
         return os.fspath(filename)
-    return "<image>" if hasattr(image, "getbands") else "<array>"
+    if hasattr(image, "getbands"):
+        return "<image>"
+    return "<file>" if hasattr(image, "read") else "<array>"
 
 
-def _to_gray(image, name, Image):
-    """Gray levels of ``image`` as a float 2-D array in 0..255."""
-    if isinstance(image, (str, os.PathLike)):
-        image = _open_image(image, name, Image)
+def _load_gray(image, name, Image):
+    """The one loading path of every entry point (this module and the reader).
+
+    The image is turned upright by its EXIF orientation tag before anything
+    else, and shrunk to at most MAX_WORKING_SIDE on a side by Pillow, in its
+    own 8-bit mode, before any float copy is made (a JPEG file is decoded at
+    a reduced scale, ``Image.draft``), so a 4096x4096 photo costs little more
+    memory than its decoded pixels.
+
+    Parameters
+    ----------
+    image : str, path-like, binary file object, PIL.Image.Image or array-like
+        What :func:`image_to_mnist` takes.
+    name : str
+        What error messages call it (:func:`_image_name`).
+    Image : module
+        ``PIL.Image``.
+
+    Returns
+    -------
+    gray : ndarray of shape (h, w), dtype float64
+        Gray levels in 0..255 at working size.
+    shape : tuple of int
+        The upright image's own ``(height, width)``, in whose pixels the
+        reader gives its boxes.
+    """
+    if isinstance(image, (str, os.PathLike)) or hasattr(image, "read"):
+        return _open_image(image, name, Image)
     if isinstance(image, Image.Image):
-        return _pil_to_gray(image, Image)
+        return _pil_to_gray(image, name, Image)
+    return _array_to_gray(image, name, Image)
+
+
+def _open_image(file, name, Image):
+    """Decode a file (path or binary file object): upright, shrunk, gray."""
+    try:
+        image = Image.open(file)
+    except FileNotFoundError:
+        raise UnreadableImageError(f"{name}: no such file") from None
+    except Exception as err:  # Pillow raises many types for a bad file
+        raise _unreadable(name, err, Image) from None
+    with image:
+        try:
+            shape = _decode(image, Image)
+        except Exception as err:  # SyntaxError, OSError, EOFError, ...
+            raise _unreadable(name, err, Image) from None
+        return _gray_levels(image, Image), shape
+
+
+def _decode(image, Image):
+    """Decode an image this module opened, upright; its upright full (h, w).
+
+    A JPEG larger than needed is decoded at the smallest scale (1/2, 1/4 or
+    1/8) that keeps MAX_WORKING_SIDE, in gray; the EXIF orientation is then
+    applied in place (the image is ours, so no copy is made).
+    """
+    from PIL import ImageOps
+
+    width, height = image.size
+    working = _working_size(image.size)
+    if working != image.size:
+        image.draft("L", working)  # only JPEG decoders do anything with it
+    image.load()
+    turned = _orientation(image) in (5, 6, 7, 8)  # a quarter turn
+    ImageOps.exif_transpose(image, in_place=True)
+    return (width, height) if turned else (height, width)
+
+
+def _pil_to_gray(image, name, Image):
+    """Gray levels (working size) and upright (h, w) of a caller's PIL image.
+
+    The caller's image is left as it is: it is turned upright on a copy, and
+    only when its EXIF tag says so.
+    """
+    from PIL import ImageOps
+
+    try:
+        image.load()
+        if _orientation(image) != 1:
+            image = ImageOps.exif_transpose(image)
+    except Exception as err:  # a lazily opened, damaged file
+        raise _unreadable(name, err, Image) from None
+    return _gray_levels(image, Image), image.size[::-1]
+
+
+def _orientation(image):
+    """The image's EXIF orientation tag (1 = upright when it has none)."""
+    from PIL import ExifTags
+
+    return image.getexif().get(ExifTags.Base.Orientation, 1)
+
+
+def _gray_levels(image, Image):
+    """Gray levels 0..255 of a decoded PIL image, shrunk in Pillow first.
+
+    Transparent pixels count as white. High-bit modes (16- and 32-bit
+    integers, floats) are shrunk in Pillow's 32-bit modes, then scaled as
+    :func:`_to_0_255` says.
+    """
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        wide = image if image.mode in ("I", "F") else image.convert("I")
+        array = np.asarray(_shrink_image(wide, Image))
+        return _to_0_255(array.astype(np.float64), array.dtype)
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        gray = _on_white(image, Image)
+    else:
+        gray = image if image.mode == "L" else image.convert("L")
+    return np.asarray(_shrink_image(gray, Image), dtype=np.float64)
+
+
+def _on_white(image, Image):
+    """An image with transparency as 8-bit gray laid on white paper.
+
+    Done in "L" (one byte a pixel) rather than with ``alpha_composite`` on two
+    RGBA copies: gray is linear in the colours, so laying the gray on white
+    with the alpha as mask is the same picture, at a third of the memory.
+    """
+    rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+    paper = Image.new("L", rgba.size, PIXEL_MAX)
+    paper.paste(rgba.convert("L"), mask=rgba.getchannel("A"))
+    return paper
+
+
+def _working_size(size):
+    """``(width, height)`` shrunk so the longer side is at most MAX_WORKING_SIDE."""
+    scale = MAX_WORKING_SIDE / max(size)
+    if scale >= 1:
+        return tuple(size)
+    return tuple(max(1, round(side * scale)) for side in size)
+
+
+def _shrink_image(image, Image):
+    """A PIL image shrunk to :func:`_working_size` (box filter), or itself."""
+    size = _working_size(image.size)
+    return image if size == image.size else image.resize(size, Image.Resampling.BOX)
+
+
+def _unreadable(name, err, Image):
+    """The UnreadableImageError for a file Pillow cannot read, by what went wrong."""
+    detail = " ".join(str(err).split()) or type(err).__name__
+    if isinstance(err, Image.DecompressionBombError):
+        message = (
+            f"the image is too large to read ({detail}); use a smaller one, or "
+            "raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file"
+        )
+    elif isinstance(err, IsADirectoryError):
+        message = "it is a directory, not an image file"
+    elif isinstance(err, PermissionError):
+        message = f"cannot open it ({detail})"
+    elif "cannot identify image file" in detail:
+        message = (
+            "cannot read it as an image: it is not an image file Pillow knows "
+            "(PNG, JPEG, ...), or its header is damaged"
+        )
+    else:
+        message = (
+            f"cannot read it as an image: it is damaged or cut short ({detail}); "
+            "save or export it again as PNG or JPEG"
+        )
+    return UnreadableImageError(f"{name}: {message}")
+
+
+def _array_to_gray(image, name, Image):
+    """Gray levels (working size) and (h, w) of an array-like image.
+
+    A large 8-bit array goes through Pillow, which shrinks it in 8-bit; any
+    other is converted to floats and then shrunk.
+    """
     array = np.asarray(image)
     if array.dtype == object or not np.issubdtype(array.dtype, np.number):
         raise ValueError(
             f"{name}: expected a 2-D array of gray levels, not {array.dtype}"
         )
+    if array.ndim == 3 and array.shape[2] in (3, 4) or array.ndim == 2:
+        if array.dtype == np.uint8 and max(array.shape[:2]) > MAX_WORKING_SIDE:
+            return _pil_to_gray(Image.fromarray(array), name, Image)
     dtype, array = array.dtype, array.astype(np.float64)
     if array.ndim == 3 and array.shape[2] in (3, 4):
         array = _rgb_to_gray(array)
@@ -316,28 +506,7 @@ def _to_gray(image, name, Image):
         )
     if not np.isfinite(array).all():
         raise ValueError(f"{name}: the image contains NaN or infinite values")
-    return _to_0_255(array, dtype)
-
-
-def _open_image(path, name, Image):
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image.copy()
-    except FileNotFoundError:
-        raise ValueError(f"{name}: no such file") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as err:
-        raise ValueError(f"{name}: cannot read it as an image ({err})") from None
-
-
-def _pil_to_gray(image, Image):
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        array = np.asarray(image)
-        return _to_0_255(array.astype(np.float64), array.dtype)
-    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
-        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(white, image.convert("RGBA"))
-    return np.asarray(image.convert("L"), dtype=np.float64)
+    return _shrink(_to_0_255(array, dtype), Image), array.shape
 
 
 def _rgb_to_gray(array):
@@ -360,11 +529,14 @@ def _to_0_255(array, dtype):
 
 
 def _shrink(gray, Image):
-    """Shrink photos larger than MAX_WORKING_SIDE; the digit ends 20 px anyway."""
-    scale = MAX_WORKING_SIDE / max(gray.shape)
-    if scale >= 1:
+    """Shrink a float gray array larger than MAX_WORKING_SIDE (box filter).
+
+    The digit ends 20 px anyway. Arrays from :func:`_load_gray` are already
+    at working size, so this leaves them as they are.
+    """
+    size = _working_size(gray.shape[::-1])
+    if size == gray.shape[::-1]:
         return gray
-    size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
     small = Image.fromarray(gray.astype(np.float32)).resize(size, Image.Resampling.BOX)
     return np.asarray(small, dtype=np.float64)
 

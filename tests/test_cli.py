@@ -1,6 +1,7 @@
 """The ``skdigits`` command line, end to end on the bundled MNIST sample."""
 
 import csv
+import json
 import re
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import skdigits
 from skdigits import cli, load_model
 from skdigits.cli import main
 from skdigits.datasets import load_mnist_csv, load_mnist_sample, sample_path
@@ -292,15 +294,17 @@ def _draw_one(path):
     return path
 
 
-def test_predict_image_prints_digit_and_probability(model_path, tmp_path, capsys):
+def test_predict_image_prints_digit_and_probability(tmp_path, capsys):
     from skdigits.preprocessing import image_to_mnist
 
     path = _draw_one(tmp_path / "one.png")
-    assert main(["predict-image", "--model", str(model_path), str(path)]) == 0
+    assert main(["predict-image", str(path)]) == 0  # the bundled model
     out = capsys.readouterr().out
     match = re.fullmatch(rf"{re.escape(str(path))}: (\d) \(probability (\S+)\)\n", out)
     assert match, out
-    proba = load_model(model_path).predict_proba(image_to_mnist(path)[None, :])[0]
+    proba = skdigits.load_bundled_model().predict_proba(image_to_mnist(path)[None, :])[
+        0
+    ]
     assert int(match.group(1)) == int(np.argmax(proba)) == 1
     assert float(match.group(2)) == pytest.approx(proba.max(), abs=1e-3)
 
@@ -315,6 +319,129 @@ def test_predict_image_without_pillow_is_a_one_line_error(
         capsys, main(["predict-image", "--model", str(model_path), str(path)])
     )
     assert "pip install skdigits[images]" in err
+
+
+def _write(path, array):
+    from PIL import Image
+
+    Image.fromarray(array).save(path)
+    return str(path)
+
+
+def test_predict_image_reads_a_number_digit_by_digit(tmp_path, capsys):
+    from _pngs import number_image
+
+    number, _ = number_image("42")
+    path = _write(tmp_path / "number.png", number)
+    assert main(["predict-image", path]) == 0  # the bundled model
+    out = capsys.readouterr().out
+    match = re.fullmatch(rf"{re.escape(path)}: 42 \(4: (\S+), 2: (\S+)\)\n", out)
+    assert match, out
+    reading = skdigits.read_digits(path)
+    expected = [f"{d.probability:.3f}" for d in reading.digits]
+    assert list(match.groups()) == expected
+
+
+def test_predict_image_json_is_one_object_per_image_with_boxes(tmp_path, capsys):
+    from _pngs import number_image
+
+    number, boxes = number_image("305")
+    rng = np.random.default_rng(0)
+    paths = [
+        _write(tmp_path / "number.png", number),
+        _write(tmp_path / "blank.png", np.full((200, 300), 255, dtype=np.uint8)),
+        _write(tmp_path / "noise.png", rng.integers(0, 256, (200, 300), np.uint8)),
+    ]
+    assert main(["predict-image", "--json", *paths]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["image"] for line in lines] == paths
+    assert [line["text"] for line in lines] == ["305", "", ""]
+    assert [d["label"] for d in lines[0]["digits"]] == [3, 0, 5]
+    for digit, box in zip(lines[0]["digits"], boxes):
+        assert digit["box"] == list(box)  # in the image's own pixels
+        assert type(digit["probability"]) is float and 0.5 < digit["probability"] <= 1
+    assert lines[1]["digits"] == lines[2]["digits"] == []
+    assert main(["predict-image", *paths[1:]]) == 0
+    out = capsys.readouterr().out
+    assert out == f"{paths[1]}: no digit\n{paths[2]}: no digit\n"
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_predict_image_reports_an_unreadable_file_and_reads_the_rest(
+    as_json, tmp_path, capsys
+):
+    good = str(_draw_one(tmp_path / "one.png"))
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    argv = ["predict-image", *(["--json"] if as_json else []), good, str(bad), good]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    if as_json:
+        answers = [json.loads(line) for line in lines]
+        assert [a["image"] for a in answers] == [good, str(bad), good]
+        assert answers[0] == answers[2] and answers[0]["text"] == "1"
+        assert set(answers[1]) == {"image", "error"}
+        assert answers[1]["error"].startswith(f"{bad}: cannot read it as an image")
+        assert err == ""
+    else:
+        assert lines == [f"{good}: 1 (probability {lines[0].split()[-1]}"] * 2
+        assert err.startswith(f"skdigits: error: {bad}: cannot read it as an image")
+        assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_predict_image_reads_a_sideways_photo_as_the_upright_one(tmp_path, capsys):
+    from _pngs import sideways, upright_seven
+
+    paths = []
+    for orientation in range(1, 9):
+        paths.append(tmp_path / f"seven_{orientation}.png")
+        paths[-1].write_bytes(sideways(upright_seven(), orientation))
+    assert main(["predict-image", *map(str, paths)]) == 0  # the bundled model
+    lines = capsys.readouterr().out.splitlines()
+    answers = {line.removeprefix(f"{path}: ") for line, path in zip(lines, paths)}
+    assert len(lines) == 8 and len(answers) == 1, lines
+    assert answers.pop().startswith("7 ")
+    assert main(["predict-image", "--json", *map(str, paths)]) == 0
+    readings = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [reading.pop("image") for reading in readings] == list(map(str, paths))
+    assert all(reading == readings[0] for reading in readings)  # boxes too
+
+
+def _damaged_chunk(path):
+    from _pngs import encode, upright_seven, with_broken_chunk
+    from PIL import Image
+
+    path.write_bytes(with_broken_chunk(encode(Image.fromarray(upright_seven()))))
+
+
+def _cut_short(path):
+    _draw_one(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _bomb(path):
+    from _pngs import png_declaring
+
+    path.write_bytes(png_declaring(30000, 30000))
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (_damaged_chunk, "broken PNG file"),
+        (_cut_short, "truncated"),
+        (lambda path: path.write_bytes(b""), "not an image file"),
+        (_bomb, "too large"),
+    ],
+    ids=["damaged chunk", "cut short", "empty", "decompression bomb"],
+)
+def test_predict_image_on_a_bad_image_is_one_line(make, words, tmp_path, capsys):
+    path = tmp_path / "photo.png"
+    make(path)
+    err = _assert_one_line_error(capsys, main(["predict-image", str(path)]))
+    assert f"{path}: " in err and words in err
 
 
 # --- grid-search --------------------------------------------------------------
@@ -674,6 +801,19 @@ def test_reading_images_needs_a_model_with_predict_proba(command, tmp_path, caps
     rc = main(argv + (["digit.png"] if command == "predict-image" else ["--port", "0"]))
     err = _assert_one_line_error(capsys, rc)
     assert str(path) in err and "needs a classifier with predict_proba" in err
+
+
+@pytest.mark.parametrize("command", ["predict-image", "serve"])
+def test_reading_images_needs_a_model_of_the_ten_digits(command, tmp_path, capsys):
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    path = tmp_path / "parity.joblib"  # odd or even: not a reader of digits
+    joblib.dump(LogisticRegression().fit(np.eye(4), [0, 1, 0, 1]), path)
+    argv = [command, "--model", str(path)]
+    rc = main(argv + (["digit.png"] if command == "predict-image" else ["--port", "0"]))
+    err = _assert_one_line_error(capsys, rc)
+    assert str(path) in err and "not the ten digits" in err
 
 
 def test_unknown_recipe_is_a_usage_error(tmp_path, capsys):

@@ -1,18 +1,29 @@
 """Tests for skdigits.preprocessing: PixelScaler and image_to_mnist."""
 
+import io
+import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from _pngs import (
+    encode,
+    number_image,
+    png_declaring,
+    sideways,
+    upright_seven,
+    with_broken_chunk,
+)
 from scipy import ndimage
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skdigits import preprocessing
-from skdigits.preprocessing import PixelScaler, image_to_mnist
+from skdigits.preprocessing import PixelScaler, UnreadableImageError, image_to_mnist
 
 Image = pytest.importorskip("PIL.Image")
 ImageDraw = pytest.importorskip("PIL.ImageDraw")
@@ -234,6 +245,161 @@ def test_missing_file_and_non_image_are_refused_naming_the_file(tmp_path):
     text.write_text("not an image")
     with pytest.raises(ValueError, match=r"notes\.png: cannot read it as an image"):
         image_to_mnist(text)
+
+
+# EXIF orientation: a phone's sideways photo reads as the upright picture
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_photo_is_turned_upright_by_its_exif_tag(orientation, tmp_path):
+    upright = upright_seven()
+    expected = image_to_mnist(upright)
+    data = sideways(upright, orientation)
+    path = tmp_path / f"seven_{orientation}.png"
+    path.write_bytes(data)
+    np.testing.assert_array_equal(image_to_mnist(path), expected)
+    np.testing.assert_array_equal(image_to_mnist(io.BytesIO(data)), expected)
+    with Image.open(path) as opened:  # the caller's image is left as it is
+        np.testing.assert_array_equal(image_to_mnist(opened), expected)
+        assert opened.size == (
+            upright.shape[::-1] if orientation < 5 else upright.shape
+        )
+
+
+def test_a_sideways_jpeg_reads_as_the_upright_jpeg(tmp_path):
+    upright = upright_seven()
+    expected = image_to_mnist(io.BytesIO(encode(Image.fromarray(upright), "JPEG")))
+    turned = image_to_mnist(io.BytesIO(sideways(upright, 6, "JPEG")))
+    assert correlation(turned, expected) > 0.98  # JPEG's loss, not the turn
+    assert correlation(turned, image_to_mnist(np.rot90(upright, 1))) < 0.5
+
+
+def test_the_upright_image_is_what_the_loader_measures(tmp_path):
+    upright = upright_seven()
+    for orientation in (1, 6):
+        gray, shape = preprocessing._load_gray(
+            io.BytesIO(sideways(upright, orientation)), "<file>", Image
+        )
+        assert shape == upright.shape
+        np.testing.assert_array_equal(gray, upright)
+
+
+@pytest.mark.parametrize("orientation", [1, 8])
+def test_a_large_jpeg_is_decoded_small_and_measured_at_full_size(
+    orientation, monkeypatch
+):
+    from PIL import JpegImagePlugin
+
+    drafts = []
+    draft = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self, mode, size):
+        drafts.append(draft(self, mode, size))
+        return drafts[-1]
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    number, _ = number_image("42", scale=40, gap=200, margin=300)  # 3040x1720
+    data = sideways(number, orientation, "JPEG")
+    gray, shape = preprocessing._load_gray(io.BytesIO(data), "<file>", Image)
+    assert shape == number.shape  # the upright photo's own size, for the boxes
+    assert gray.shape == (579, 1024)  # working size, as a full decode gives
+    stored = number.shape[::-1] if orientation < 5 else number.shape  # (w, h)
+    assert drafts[0][1][2:] == (stored[0] / 2, stored[1] / 2)  # decoded at 1/2
+    full = preprocessing._shrink(number.astype(float), Image)
+    assert np.abs(gray - full).mean() < 2  # the same picture
+
+
+# Image files that cannot be read: one line naming the file, no Pillow error
+
+
+def _broken_chunk():
+    return with_broken_chunk(encode(Image.fromarray(upright_seven())))
+
+
+def _truncated():
+    png = encode(Image.fromarray(upright_seven()))
+    return png[: len(png) // 2]
+
+
+BAD_FILES = {
+    # case: (bytes, words of the message)
+    "damaged chunk": (_broken_chunk, "damaged or cut short (broken PNG file"),
+    "truncated": (_truncated, "damaged or cut short (image file is truncated"),
+    "not an image": (lambda: b"label,pixel0\n5,0\n", "not an image file Pillow"),
+    "empty file": (lambda: b"", "not an image file Pillow"),
+    "zero width": (lambda: png_declaring(0, 40), "not an image file Pillow"),
+    "no pixel data": (lambda: png_declaring(40, 40), "damaged or cut short"),
+    "decompression bomb": (lambda: png_declaring(30000, 30000), "too large to read"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FILES)
+def test_an_unreadable_file_is_one_line_naming_it(case, tmp_path):
+    make, words = BAD_FILES[case]
+    path = tmp_path / "photo.png"
+    path.write_bytes(make())
+    with pytest.raises(UnreadableImageError) as caught:
+        image_to_mnist(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ") and words in message, message
+    assert "\n" not in message and caught.value.__cause__ is None
+    assert isinstance(caught.value, ValueError)  # what callers caught before
+
+
+def test_a_damaged_image_opened_by_the_caller_is_one_line_too(tmp_path):
+    path = tmp_path / "photo.png"
+    path.write_bytes(_broken_chunk())
+    with Image.open(path) as lazy:  # opened, not yet decoded
+        with pytest.raises(UnreadableImageError, match=r"photo\.png: .*broken PNG"):
+            image_to_mnist(lazy)
+
+
+def test_a_directory_is_not_an_image(tmp_path):
+    with pytest.raises(UnreadableImageError, match="is a directory"):
+        image_to_mnist(tmp_path)
+
+
+# Memory: a large photo is shrunk by Pillow before any float copy
+
+PEAK_SCRIPT = textwrap.dedent(
+    """
+    import gc, resource, sys
+    import numpy as np
+    from PIL import Image, ImageDraw
+    from skdigits.preprocessing import image_to_mnist
+
+    small = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(small).line([(60, 40), (140, 40), (80, 170)], fill=0, width=20)
+    image_to_mnist(small)  # imports and caches are not the image's cost
+    gc.collect()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    image_to_mnist(sys.argv[1])
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print((after - before) / 1024)  # ru_maxrss is in KiB on Linux
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KiB is Linux's")
+@pytest.mark.parametrize("mode", ["L", "RGBA"])
+def test_a_4096_pixel_png_costs_at_most_150_mb(mode, tmp_path):
+    path = tmp_path / f"big_{mode}.png"
+    white, black = (255, 0) if mode == "L" else ((255,) * 4, (0, 0, 0, 255))
+    big = Image.new(mode, (4096, 4096), white)
+    ImageDraw.Draw(big).line(
+        [(1200, 800), (2900, 800), (1700, 3300)], fill=black, width=400
+    )
+    big.save(path)
+    del big
+    run = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # decoded, an RGBA image alone is 64 MB; before shrinking in Pillow this
+    # took 255 MB (L) and 383 MB (RGBA)
+    assert float(run.stdout) <= 150, run.stdout
 
 
 @pytest.mark.parametrize("bad", [np.zeros((2, 3, 5)), np.array([[0, np.nan]]), "x"])

@@ -45,7 +45,7 @@ CHROME_FLAGS = (
     "--disable-background-networking --disable-component-update --disable-sync "
     "--no-first-run"
 ).split()
-SIDE = 280  # the page's canvas
+SIDE = 280  # the page's canvas is 2 * SIDE wide, SIDE high
 
 
 # --- images -----------------------------------------------------------------
@@ -144,7 +144,7 @@ def test_page_is_self_contained(server):
     policy = response.getheader("Content-Security-Policy")
     assert "default-src 'none'" in policy and "script-src 'self'" in policy
     html = page.decode()
-    for needle in ['id="canvas"', 'id="prediction"', 'id="probabilities"']:
+    for needle in ['id="canvas"', 'id="prediction"', 'id="digits"', 'id="boxes"']:
         assert needle in html
     assert re.search(r'<button id="clear"', html)
     assert 'type="file"' in html
@@ -194,7 +194,6 @@ BAD_BODIES = {
         "not a PNG or JPEG",
     ),
     "truncated PNG": (_truncated_png, 400, "truncated"),
-    "no ink": (_blank_png, 400, "no digit"),
     # Pillow's own bomb check, and ours below it; both before any decoding:
     # these bodies hold no valid pixel data, so decoding would give a 400.
     "30000x30000 PNG": (lambda d: png_declaring(30000, 30000), 413, "too large"),
@@ -507,19 +506,17 @@ def test_predict_image_and_the_server_agree_digit_for_digit(server, tmp_path, ca
         )
     for path, data in images.items():
         path.write_bytes(data)
-    assert main(["predict-image", *map(str, images)]) == 0  # the bundled model
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == len(images)
+    assert main(["predict-image", "--json", *map(str, images)]) == 0  # bundled
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["image"] for line in lines] == list(map(str, images))
     for line, (path, data) in zip(lines, images.items()):
-        match = re.fullmatch(
-            rf"{re.escape(str(path))}: (\d) \(probability (\S+)\)", line
-        )
-        assert match, line
         status, _, answer = predict(server, data, "image/jpeg")
         assert status == 200
-        assert answer["digit"] == int(match[1]), path.name
-        best = max(answer["probabilities"])
-        assert f"{best:.3f}" == match[2]
+        assert answer["text"] == line["text"], path.name
+        keys = ("label", "probability", "box")  # the same numbers, to the bit
+        assert [{k: d[k] for k in keys} for d in answer["digits"]] == line["digits"]
+    # most of these MNIST digits, scanned or photographed, read as one digit
+    assert sum(len(line["text"]) == 1 for line in lines) >= 16
 
 
 # --- the bundled model as every command's default -----------------------------
@@ -724,7 +721,7 @@ def _arc(cx, cy, rx, ry, start_deg, end_deg, n=24):
     return [(cx + rx * math.sin(a), cy - ry * math.cos(a)) for a in angles]
 
 
-# Digits as strokes in canvas pixels (280x280), and the pointer drawing them.
+# Digits as strokes in a SIDE x SIDE cell of the canvas, and the pointer drawing them.
 DRAWINGS = {
     1: ("mouse", [_segment((150, 45), (130, 235))]),
     7: ("touch", [_segment((75, 60), (205, 60)) + _segment((205, 60), (120, 235))[1:]]),
@@ -739,7 +736,9 @@ DRAWINGS = {
 }
 
 
-def _draw(driver, kind, strokes):
+def _draw(driver, kind, strokes, left=SIDE / 2):
+    """Draw ``strokes`` (in a cell's pixels) in the cell ``left`` pixels from
+    the canvas's left edge; the middle of the canvas by default."""
     from selenium.webdriver.common.actions import interaction
     from selenium.webdriver.common.actions.action_builder import ActionBuilder
     from selenium.webdriver.common.actions.pointer_input import PointerInput
@@ -756,7 +755,7 @@ def _draw(driver, kind, strokes):
         )
         pointer = builder.pointer_action
         # offsets are from the canvas's centre
-        offsets = [(round(x - SIDE / 2), round(y - SIDE / 2)) for x, y in points]
+        offsets = [(round(x + left - SIDE), round(y - SIDE / 2)) for x, y in points]
         pointer.move_to(canvas, *offsets[0]).pointer_down()
         for offset in offsets[1:]:
             pointer.move_to(canvas, *offset)
@@ -765,35 +764,102 @@ def _draw(driver, kind, strokes):
 
 
 def _seen_brightness(driver):
+    """The summed brightness of the 28x28 images the page shows, one per digit."""
     return driver.execute_script(
-        "const c = document.getElementById('seen');"
+        "let s = 0; for (const c of document.querySelectorAll('#digits .seen')) {"
         "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
-        "let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i]; return s;"
+        "for (let i = 0; i < d.length; i += 4) s += d[i]; } return s;"
+    )
+
+
+def _cards(driver):
+    """``[(label, probability text, [bar labels], best bar)]`` of #digits."""
+    found = []
+    for card in driver.find_elements("css selector", "#digits .digit"):
+        rows = card.find_elements("css selector", ".bar-row")
+        found.append(
+            (
+                card.find_element("css selector", "figcaption .label").text,
+                card.find_element("css selector", "figcaption .p").text,
+                [row.find_element("css selector", ".label").text for row in rows],
+                card.find_element("css selector", ".best .label").text,
+            )
+        )
+    return found
+
+
+def _boxes(driver):
+    """The digit boxes drawn over the canvas: ``[(tag, left, top, right, bottom)]``
+    in canvas pixels as displayed."""
+    return driver.execute_script(
+        "const c = document.getElementById('canvas').getBoundingClientRect();"
+        "return [...document.querySelectorAll('#boxes .box')].map(b => {"
+        "const r = b.getBoundingClientRect(); return [b.textContent,"
+        "r.left - c.left, r.top - c.top, r.right - c.left, r.bottom - c.top]; });"
     )
 
 
 def test_page_reads_digits_drawn_with_mouse_touch_and_pen(page, tmp_path):
     status = _element(page, "status")
-    assert "Draw a digit" in status.text and _element(page, "prediction").text == ""
-    assert _seen_brightness(page) == 0
+    assert "Write a number" in status.text and _element(page, "prediction").text == ""
+    assert _seen_brightness(page) == 0 and _cards(page) == [] == _boxes(page)
     for digit, (kind, strokes) in DRAWINGS.items():
         _element(page, "clear").click()
         assert _read(page, "empty") == ""
         _draw(page, kind, strokes)
         assert _read(page) == str(digit), f"drew {digit}"
         assert _element(page, "canvas").get_attribute("data-pointer-type") == kind
-        rows = _element(page, "probabilities").find_elements("css selector", ".bar-row")
-        assert [row.find_element("css selector", ".label").text for row in rows] == [
-            str(i) for i in range(10)
-        ]
-        best = page.find_element("css selector", "#probabilities .best .label").text
-        assert best == str(digit)
+        [(label, probability, bars, best)] = _cards(page)
+        assert label == best == str(digit)
+        assert bars == [str(i) for i in range(10)]
+        assert f"probability {probability}" in _element(page, "status").text
         assert _seen_brightness(page) > 0
-    shot = page.get_screenshot_as_png()
+        [(tag, *box)] = _boxes(page)
+        assert tag == str(digit)
+        xs, ys = zip(*(point for stroke in strokes for point in stroke))
+        # the box holds the strokes (drawn SIDE / 2 from the left, 22 px wide)
+        assert box[0] < min(xs) + SIDE / 2 and box[2] > max(xs) + SIDE / 2
+        assert box[1] < min(ys) and box[3] > max(ys)
+
+
+def test_page_reads_a_number_with_a_box_and_a_card_per_digit(page):
+    _draw(page, *DRAWINGS[4], left=0)  # the canvas's left half
+    _draw(page, *DRAWINGS[7], left=SIDE)  # its right half
+    assert _read(page) == "47"
+    assert [card[0] for card in _cards(page)] == ["4", "7"]
+    assert [card[3] for card in _cards(page)] == ["4", "7"]  # the best bar
+    (four, *box4), (seven, *box7) = _boxes(page)
+    assert (four, seven) == ("4", "7")
+    assert box4[2] <= SIDE <= box7[0]  # each box on its own half
+    assert "2 digits" in _element(page, "status").text
+    size = page.get_window_size()
+    page.set_window_size(size["width"], 900)  # the whole page, digits' cards too
+    try:
+        shot = page.get_screenshot_as_png()
+    finally:
+        page.set_window_size(size["width"], size["height"])
     assert shot.startswith(b"\x89PNG") and Image.open(io.BytesIO(shot)).size[0] >= 600
     target = os.environ.get("SKDIGITS_SCREENSHOT")
     if target:
         Path(target).write_bytes(shot)
+
+
+# A letter, in the same cell as DRAWINGS: an "A" (two slants and a bar).
+LETTER_A = (
+    "mouse",
+    [
+        _segment((70, 235), (140, 45)) + _segment((140, 45), (210, 235))[1:],
+        _segment((100, 160), (180, 160)),
+    ],
+)
+
+
+def test_page_says_no_digit_for_a_drawn_letter(page):
+    _draw(page, *LETTER_A)
+    read = _read(page)
+    status = _element(page, "status").text
+    assert read == "no digit", f"the letter A was read as {read!r} ({status})"
+    assert _cards(page) == [] == _boxes(page)
 
 
 def test_page_reads_drawings_through_worker_processes(browser, pooled):
@@ -814,7 +880,7 @@ def test_page_clears_from_the_keyboard_and_says_what_to_do(page):
     assert _read(page) == "1"
     ActionChains(page).send_keys(Keys.ESCAPE).perform()
     assert _read(page, "empty") == ""
-    assert "Draw a digit" in _element(page, "status").text
+    assert "Write a number" in _element(page, "status").text
     _draw(page, *DRAWINGS[1])
     assert _read(page) == "1"
     ActionChains(page).send_keys(Keys.TAB).perform()  # Tab reaches Clear
@@ -832,10 +898,27 @@ def test_page_reads_a_photo_through_the_same_path_as_predict_image(
     photo = tmp_path / "photo.png"
     photo.write_bytes(png)
     _element(page, "file").send_keys(str(photo))
-    assert _read(page) == str(predict(server, png)[2]["digit"])
+    assert _read(page) == predict(server, png)[2]["text"] == str(label)
     assert "photo.png" in _element(page, "status").text
+    assert len(_boxes(page)) == 1
     blank = tmp_path / "blank.png"
     blank.write_bytes(_blank_png(None))
     _element(page, "file").send_keys(str(blank))
-    assert _read(page, "error") == ""
-    assert "no digit" in _element(page, "status").text
+    assert _read(page) == "no digit"
+    assert "blank.png" in _element(page, "status").text
+    assert _cards(page) == [] == _boxes(page)
+
+
+def test_page_reads_a_sideways_phone_photo_upright(page, tmp_path):
+    from _pngs import sideways, upright_seven
+
+    photo = tmp_path / "sideways.jpg"
+    photo.write_bytes(sideways(upright_seven(), 6, "JPEG"))  # stored on its side
+    _element(page, "file").send_keys(str(photo))
+    assert _read(page) == "7"
+    [(tag, left, top, right, bottom)] = _boxes(page)
+    # the photo is shown upright, 112x144 fitted to the canvas's height, centred:
+    # the box lies within it
+    width = SIDE * 112 / 144
+    assert SIDE - width / 2 - 1 <= left < right <= SIDE + width / 2 + 1
+    assert 0 <= top < bottom <= SIDE

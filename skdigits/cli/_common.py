@@ -23,6 +23,7 @@ from skdigits import NumpyMLPClassifier, PixelScaler, load_bundled_model, load_m
 from skdigits._activations import ACTIVATIONS
 from skdigits._persistence import bundled_model_path
 from skdigits._recipes import RECIPES, get_recipe
+from skdigits._scores import check_scorer
 from skdigits.datasets import (
     _INDEX_MIN_ROWS,
     _csv_members,
@@ -119,20 +120,22 @@ def naming(option):
 def run_command(args):
     """Run ``args.run(args)``; return the exit status.
 
-    A known error (``ValueError``, which includes :class:`CommandError`,
-    ``OSError`` or ``ImportError``) is printed as one line on stderr and gives
-    status 2; Ctrl-C gives 130, with the ``KeyboardInterrupt``'s own message
-    when a command gives it one (``train`` names the command that resumes).
+    The status is what ``args.run`` returns (None is 0: a command that reads
+    several files may report each failure itself and return 2). A known
+    error (``ValueError``, which includes :class:`CommandError`, ``OSError``
+    or ``ImportError``) is printed as one line on stderr and gives status 2;
+    Ctrl-C gives 130, with the ``KeyboardInterrupt``'s own message when a
+    command gives it one (``train`` names the command that resumes).
     """
     try:
-        args.run(args)
+        status = args.run(args)
     except (ValueError, OSError, ImportError) as exc:
         print(f"skdigits: error: {_one_line(exc)}", file=sys.stderr)
         return ERROR_STATUS
     except KeyboardInterrupt as exc:
         print(f"skdigits: {_one_line(exc) or 'interrupted'}", file=sys.stderr)
         return 130
-    return 0
+    return status or 0
 
 
 # --- argument types ---------------------------------------------------------
@@ -480,7 +483,8 @@ def add_model_argument(cmd):
 
 def _load_model(path, proba=False):
     """A saved classifier, refused unless it has a ``predict`` method (and,
-    with ``proba``, ``predict_proba`` and ``classes_``, for reading images).
+    with ``proba``, for reading images: ``predict_proba`` and the ten digits
+    as ``classes_``).
 
     ``None`` (no ``--model``) gives the model bundled with skdigits. Before a
     ``.joblib`` file is loaded, one line on stderr says that it runs code.
@@ -499,6 +503,11 @@ def _load_model(path, proba=False):
         raise CommandError(
             f"--model: {path}: reading images needs a classifier with predict_proba"
         )
+    if proba:
+        try:
+            check_scorer(model)  # what read_digits asks of a model
+        except ValueError as exc:
+            raise CommandError(f"--model: {path}: {_one_line(exc)}") from None
     return model
 
 

@@ -1,4 +1,4 @@
-"""``skdigits serve``: a local page that reads the digit you draw, and its JSON API.
+"""``skdigits serve``: a local page that reads the number you draw, and its JSON API.
 
 The server is :class:`DigitServer` (``_server``: ``http.server``, a thread per
 connection, no dependency beyond Pillow), with the images read and classified
@@ -11,18 +11,27 @@ package data served from memory, with no CDN, font or build step.
 API:
 
 - ``GET /`` - the page.
-- ``POST /api/predict`` - body: the bytes of a PNG or JPEG image. Answers
-  ``{"digit": 7, "probabilities": [...], "image28": [[...], ...], "classes":
-  [...]}``: the digit, one probability per class, and the 28x28 pixels (0-255)
-  the model saw.
+- ``POST /api/predict`` - body: the bytes of a PNG or JPEG image, read by
+  :func:`skdigits.read_digits` as ``skdigits predict-image`` reads it.
+  Answers ``{"text": "42", "digits": [{"label": 4, "probability": 0.998,
+  "box": [x0, y0, x1, y1], "score": 3.1, "probabilities": [...], "image28":
+  [[...], ...]}, ...], "digit": null, "probabilities": null, "image28": null,
+  "classes": [0, ..., 9]}``: the number read (``""`` when no digit, with no
+  ``digits``), and each glyph found, left to right (``label`` null when it is
+  not a digit), with its box in the image's pixels, its "no digit" score (a
+  digit when at least the reader's threshold), its ten probabilities and the
+  28x28 pixels (0-255) the model saw. When exactly one digit is read, ``digit``,
+  ``probabilities`` and ``image28`` are that digit's, as they were before the
+  reader read numbers; otherwise they are null.
 - ``GET /api/health`` - ``{"status": "ok", ...}``.
 
 Bad input gets a 4xx status and ``{"error": "..."}``: 400 for an empty body,
-bytes that are not a PNG/JPEG image, a damaged image, or an image without a
-digit; 413 for a body over 5 MB or an image over 4096x4096 pixels (refused
-before it is decoded). A refused request's connection is closed after the
-answer; its body, if not too large, is read and dropped first, so that a
-client that sends the whole body before reading still reads the refusal.
+bytes that are not a PNG/JPEG image, or a damaged image (an image without a
+digit is an answer, ``"text": ""``); 413 for a body over 5 MB or an image
+over 4096x4096 pixels (refused before it is decoded). A refused request's
+connection is closed after the answer; its body, if not too large, is read
+and dropped first, so that a client that sends the whole body before reading
+still reads the refusal.
 
 >>> from sklearn.dummy import DummyClassifier
 >>> import numpy as np
