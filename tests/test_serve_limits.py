@@ -16,8 +16,6 @@ import re
 import resource
 import select
 import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -148,6 +146,13 @@ def body_of(answer):
     return json.loads(answer.partition(b"\r\n\r\n")[2])
 
 
+def _wait_for(condition, seconds=5):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def sockets():
     """Client sockets, all closed after the test; raises the file limit if low."""
@@ -200,33 +205,23 @@ class Trickler(threading.Thread):
                 pass
 
 
-# --- the done-when test: the real command, crowded --------------------------
-
-
-def _serve_command():
-    process = subprocess.Popen(
-        [sys.executable, "-m", "skdigits", "serve", "--port", "0", "--workers", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    line = process.stdout.readline()
-    match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-    assert match, line + process.stderr.read()
-    return process, int(match[1])
+# --- the done-when test: crowded by idle and trickling clients -----------------
 
 
 @pytest.mark.slow
-def test_the_command_answers_at_once_among_idle_and_trickling_clients(digit, sockets):
-    """400 idle connections and a client sending a byte a second: the next good
-    request is answered within a second, and the trickler is cut off (408)
-    about REQUEST_TIMEOUT seconds after it connected."""
-    process, port = _serve_command()
-    try:
-        idle = [connect(port, sockets) for _ in range(IDLE_CONNECTIONS)]
+def test_a_good_request_is_answered_at_once_among_idle_and_trickling_clients(
+    model, digit, sockets
+):
+    """400 idle connections and a client sending a byte a second, on a server
+    with the defaults of ``skdigits serve``: the next good request is answered
+    within a second, and the trickler is cut off (408) about REQUEST_TIMEOUT
+    seconds after it connected."""
+    with running(model) as server:
+        port = server.server_address[1]
         trickler = Trickler(port, sockets, HEAD.encode(), b"X-Slow: " + b"z" * 60)
         trickler.start()
-        time.sleep(2)  # the trickler has sent a few bytes
+        idle = [connect(port, sockets) for _ in range(IDLE_CONNECTIONS)]
+        _wait_for(lambda: len(server.connections) == IDLE_CONNECTIONS + 1)
         start = time.monotonic()
         status, answer = post(port, digit[1])
         assert time.monotonic() - start < 1
@@ -238,10 +233,7 @@ def test_the_command_answers_at_once_among_idle_and_trickling_clients(digit, soc
         assert status_of(trickler.answer) == 408
         assert "within 15 s" in body_of(trickler.answer)["error"]
         assert post(port, digit[1])[0] == 200
-    finally:
-        process.kill()
-        _, err = process.communicate(timeout=20)
-    assert "Traceback" not in err
+        assert "Traceback" not in server.log.getvalue()
 
 
 # --- the whole-request deadline ---------------------------------------------
@@ -270,21 +262,13 @@ def test_a_trickling_request_is_cut_off_at_the_deadline(server, digit, case, soc
 
 
 def test_an_idle_connection_is_closed_without_an_answer(server, sockets):
-    sock = connect(server.server_address[1], sockets)
-    assert until_closed(sock, 6) == b""  # closed, nothing sent: no 408
-    sock = connect(server.server_address[1], sockets)  # keep-alive, then idle
-    sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
-    assert status_of(until_closed(sock, 6)) == 200
+    fresh, kept_alive = (connect(server.server_address[1], sockets) for _ in "ab")
+    kept_alive.sendall(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert status_of(until_closed(kept_alive, 6)) == 200  # then idle, closed
+    assert until_closed(fresh, 1) == b""  # closed, nothing sent: no 408
 
 
 # --- the connection cap -----------------------------------------------------
-
-
-def _wait_for(condition, seconds=5):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_a_full_server_closes_its_longest_idle_connection(model, digit, sockets):
@@ -516,18 +500,17 @@ def test_a_post_from_another_sites_page_is_refused(server, digit, origin, status
 # --- the command's options -----------------------------------------------------
 
 
-def _health_of_the_command(monkeypatch, argv):
-    """What ``skdigits serve ARGV`` would answer to ``GET /api/health``, and its
-    host policy's names, without serving."""
-    seen = {}
+def _the_command_server(monkeypatch, argv):
+    """The DigitServer that ``skdigits serve ARGV`` makes, stopped at once."""
+    made = []
 
     def stop_at_once(self, poll_interval=0.5):
-        seen.update(health=self.health(), names=self.hosts.names)
+        made.append(self)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(DigitServer, "serve_forever", stop_at_once)
     assert main(["serve", "--port", "0", "--workers", "0", *argv]) == 0
-    return seen
+    return made[0]
 
 
 def test_health_names_the_model_file_without_its_directory(tmp_path, monkeypatch):
@@ -535,15 +518,15 @@ def test_health_names_the_model_file_without_its_directory(tmp_path, monkeypatch
     directory.mkdir(parents=True)
     path = directory / "mine.joblib"
     joblib.dump(DummyClassifier().fit(np.zeros((2, 784)), [3, 5]), path)
-    health = _health_of_the_command(monkeypatch, ["--model", str(path)])["health"]
+    health = _the_command_server(monkeypatch, ["--model", str(path)]).health()
     assert health["model"] == "mine.joblib"
     assert "private" not in json.dumps(health)
 
 
 def test_allow_host_reaches_the_server(monkeypatch):
     argv = ["--allow-host", "mybox.local", "--allow-host", "[fe80::1]"]
-    names = _health_of_the_command(monkeypatch, argv)["names"]
-    assert {"mybox.local", "fe80::1", "localhost"} <= names
+    server = _the_command_server(monkeypatch, argv)
+    assert {"mybox.local", "fe80::1", "localhost"} <= server.hosts.names
 
 
 @pytest.mark.parametrize("bad", ["http://mybox.local", "mybox.local:8000", "a/b", ""])
