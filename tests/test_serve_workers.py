@@ -98,6 +98,33 @@ def test_a_request_finding_no_free_worker_is_not_run(pool):
     assert sorted(pids) == pool.pids()  # neither was killed
 
 
+def test_closing_a_pool_with_a_stuck_worker_kills_it(model):
+    pool = WorkerPool(model, 1)
+    pid = pool.pids()[0]
+    errors = []
+
+    def stuck():
+        try:
+            pool.run(sleep_then_pid, 3600)
+        except WorkerBusyError as err:  # killed, and not tried again
+            errors.append(err)
+
+    thread = threading.Thread(target=stuck)
+    thread.start()
+    time.sleep(0.5)
+    start = time.monotonic()
+    pool.close(timeout=1)
+    thread.join(timeout=10)
+    assert time.monotonic() - start < 10  # not the hour
+    assert not os.path.exists(f"/proc/{pid}") or _zombie(pid)
+    assert len(errors) == 1 and "stopped" in str(errors[0])
+
+
+def _zombie(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rpartition(")")[2].split()[0] in "ZX"
+
+
 def test_a_model_that_cannot_be_copied_says_to_serve_without_workers(model):
     unpicklable = DummyClassifier().fit(np.zeros((2, 2)), [0, 1])
     unpicklable.hook = lambda X: X

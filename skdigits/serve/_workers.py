@@ -24,6 +24,7 @@ import os
 import pickle
 import signal
 import threading
+import time
 from concurrent import futures
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -110,6 +111,7 @@ class WorkerPool:
         self.model, self.workers = model, workers
         self._lock = threading.Lock()
         self._free = threading.Semaphore(workers)  # a worker for each request run
+        self._closed = False
         self._pool = self._start()
 
     def _start(self):
@@ -176,6 +178,8 @@ class WorkerPool:
     def _restart(self, broken):
         """A working pool in place of ``broken`` (once, however many threads ask)."""
         with self._lock:
+            if self._closed:  # a request that was running when it closed
+                raise WorkerBusyError("the workers have stopped")
             if self._pool is broken:
                 broken.shutdown(wait=False, cancel_futures=True)
                 self._pool = self._start()
@@ -185,6 +189,17 @@ class WorkerPool:
         """The process ids of the workers now running."""
         return sorted(process.pid for process in self._pool._processes.values())
 
-    def close(self):
-        """Stop the workers (requests still running finish first)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, timeout=5):
+        """Stop the workers: requests still running have ``timeout`` seconds
+        to finish, then their workers are killed (a stuck one would otherwise
+        hold the server's Ctrl-C for ever)."""
+        with self._lock:
+            self._closed = True  # no restart for the requests killed below
+        processes = list((self._pool._processes or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + timeout
+        for process in processes:
+            process.join(max(0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join(timeout)
