@@ -651,7 +651,8 @@ def serve(
         print(
             f"skdigits serve: warning: listening on {host}: anyone who can reach "
             "this machine on the network can use the page; use --host 127.0.0.1 "
-            "to keep it on this machine",
+            "to keep it on this machine (the page answers under this machine's IP "
+            "addresses; a name needs --allow-host NAME)",
             file=sys.stderr,
             flush=True,
         )
