@@ -2,6 +2,7 @@
 
 import os
 import signal
+import threading
 import time
 
 import numpy as np
@@ -10,8 +11,10 @@ from sklearn.dummy import DummyClassifier
 
 from skdigits.serve._workers import (
     MAX_DEFAULT_WORKERS,
+    WorkerBusyError,
     WorkerPool,
     WorkerStartError,
+    WorkerTimeoutError,
     default_workers,
 )
 
@@ -23,6 +26,11 @@ def proba_and_pid(model, X):
 
 def fail(model, message):
     raise ValueError(message)
+
+
+def sleep_then_pid(model, seconds):
+    time.sleep(seconds)
+    return os.getpid()
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +67,62 @@ def test_a_killed_worker_is_replaced_and_the_request_still_answered(pool):
     assert proba.shape == (1, 2)
     after = pool.pids()
     assert len(after) == 2 and before[0] not in after and pid in after
+
+
+def test_a_stuck_worker_times_out_and_is_replaced(pool):
+    before = pool.pids()
+    start = time.monotonic()
+    with pytest.raises(WorkerTimeoutError, match="did not answer within 0.5 s"):
+        pool.run(sleep_then_pid, 3600, timeout=0.5)
+    assert time.monotonic() - start < 10  # not the hour it asked for
+    proba, pid = pool.run(proba_and_pid, np.zeros((1, 2)), timeout=30)
+    after = pool.pids()
+    assert len(after) == 2 and not set(before) & set(after) and pid in after
+
+
+def test_a_request_finding_no_free_worker_is_not_run(pool):
+    # both workers busy for 2 s: a request allowed 0.3 s is refused unrun,
+    # and the two running ones finish on the same workers
+    pids = []
+    busy = [
+        threading.Thread(target=lambda: pids.append(pool.run(sleep_then_pid, 2)))
+        for _ in range(2)
+    ]
+    for thread in busy:
+        thread.start()
+    time.sleep(0.5)
+    with pytest.raises(WorkerBusyError, match="no worker was free within 0.3 s"):
+        pool.run(proba_and_pid, np.zeros((1, 2)), timeout=0.3)
+    for thread in busy:
+        thread.join(timeout=20)
+    assert sorted(pids) == pool.pids()  # neither was killed
+
+
+def test_closing_a_pool_with_a_stuck_worker_kills_it(model):
+    pool = WorkerPool(model, 1)
+    pid = pool.pids()[0]
+    errors = []
+
+    def stuck():
+        try:
+            pool.run(sleep_then_pid, 3600)
+        except WorkerBusyError as err:  # killed, and not tried again
+            errors.append(err)
+
+    thread = threading.Thread(target=stuck)
+    thread.start()
+    time.sleep(0.5)
+    start = time.monotonic()
+    pool.close(timeout=1)
+    thread.join(timeout=10)
+    assert time.monotonic() - start < 10  # not the hour
+    assert not os.path.exists(f"/proc/{pid}") or _zombie(pid)
+    assert len(errors) == 1 and "stopped" in str(errors[0])
+
+
+def _zombie(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rpartition(")")[2].split()[0] in "ZX"
 
 
 def test_a_model_that_cannot_be_copied_says_to_serve_without_workers(model):

@@ -1,6 +1,8 @@
 """``skdigits serve``: the page that reads the digit you draw, until Ctrl-C."""
 
+import argparse
 import importlib.util
+from pathlib import Path
 
 from skdigits.cli._common import _int, _load_model, add_model_argument
 
@@ -14,6 +16,15 @@ def _port(text):
 
 def _workers(text):
     return _int(text, 0, "a number of worker processes, 0 or more")
+
+
+def _host_name(text):
+    from skdigits.serve._limits import check_host_name
+
+    try:
+        return check_host_name(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def add_parser(subparsers):
@@ -38,6 +49,17 @@ def add_parser(subparsers):
         default=DEFAULT_PORT,
         metavar="N",
         help="port (default: %(default)s; 0 picks a free one)",
+    )
+    cmd.add_argument(
+        "--allow-host",
+        dest="allow_hosts",
+        action="append",
+        type=_host_name,
+        default=[],
+        metavar="NAME",
+        help="a host name the page may be opened under, besides localhost, "
+        "loopback addresses and --host (repeat for more); requests naming any "
+        "other host get a 403, against DNS rebinding",
     )
     cmd.add_argument(
         "--workers",
@@ -74,5 +96,11 @@ def run(args):
     model = _load_model(args.model, proba=True)
     workers = default_workers() if args.workers is None else args.workers
     serve(
-        model, args.host, args.port, model_name=args.model or BUNDLED, workers=workers
+        model,
+        args.host,
+        args.port,
+        # the file's name: a client has no use for the server's directories
+        model_name=Path(args.model).name if args.model else BUNDLED,
+        workers=workers,
+        allow_hosts=args.allow_hosts,
     )

@@ -33,6 +33,15 @@ connection is closed after the answer; its body, if not too large, is read
 and dropped first, so that a client that sends the whole body before reading
 still reads the refusal.
 
+Hostile clients are bounded (``_limits``): 400 for a ``Content-Length`` that
+is not one plausible number; 403 for a ``Host`` header naming another host
+than this one (DNS rebinding; ``--allow-host NAME`` adds a name) or a POST
+whose ``Origin`` is another site's page; 408 for a request not sent whole
+within :data:`REQUEST_TIMEOUT` seconds; at most :data:`MAX_CONNECTIONS`
+connections, the longest-idle one closed to make room and a 503 when all are
+being answered; 503 for a model that does not answer within
+:data:`WORKER_TIMEOUT` seconds.
+
 >>> from sklearn.dummy import DummyClassifier
 >>> import numpy as np
 >>> model = DummyClassifier().fit(np.zeros((2, 784)), [3, 3])
@@ -42,11 +51,13 @@ True
 >>> server.server_close()
 """
 
+from skdigits.serve._limits import MAX_CONNECTIONS, REQUEST_TIMEOUT
 from skdigits.serve._predict import MAX_PIXELS, require_pillow
 from skdigits.serve._server import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     MAX_BODY_BYTES,
+    WORKER_TIMEOUT,
     DigitServer,
     is_loopback,
     serve,
@@ -57,8 +68,11 @@ __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
     "MAX_BODY_BYTES",
+    "MAX_CONNECTIONS",
     "MAX_DEFAULT_WORKERS",
     "MAX_PIXELS",
+    "REQUEST_TIMEOUT",
+    "WORKER_TIMEOUT",
     "DigitServer",
     "is_loopback",
     "require_pillow",

@@ -7,10 +7,19 @@ it, and hands the bytes to :func:`~skdigits.serve._predict.predict_payload`
 (in a worker process, or in the connection's thread), which opens and
 classifies the image as ``skdigits predict-image`` does. A refused request is
 answered with its status and ``{"error": ...}``, then the connection closes.
+
+What a client is granted is bounded (``_limits``): a connection among at most
+``max_connections``, each with its thread; ``request_timeout`` seconds to send
+a whole request; a ``Host`` header naming this server. The model's answer is
+awaited ``worker_timeout`` seconds at most. A request's framing (its
+``Content-Length``) is checked first, then its ``Host`` and ``Origin``, then
+its path.
 """
 
+import io
 import ipaddress
 import json
+import math
 import re
 import socket
 import socketserver
@@ -22,6 +31,14 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 
+from skdigits.serve._limits import (
+    MAX_CONNECTIONS,
+    REQUEST_TIMEOUT,
+    Connections,
+    DeadlineReader,
+    HostPolicy,
+    Writer,
+)
 from skdigits.serve._predict import (
     MAX_PIXELS,
     RequestError,
@@ -29,15 +46,17 @@ from skdigits.serve._predict import (
     predict_payload,
     require_pillow,
 )
-from skdigits.serve._workers import WorkerPool
+from skdigits.serve._workers import WorkerBusyError, WorkerPool, WorkerTimeoutError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 #: Largest request body accepted, in bytes (5 MB); a longer one is refused
 #: with 413 before any of it is read.
 MAX_BODY_BYTES = 5_000_000
-#: Seconds a client may take to send a request, or stay idle between two.
-REQUEST_TIMEOUT = 15
+#: Seconds the model's answer to one request is awaited: at most this long
+#: for a free worker, then at most this long for the worker's answer; a worker
+#: slower than that is killed and replaced. The request gets a 503.
+WORKER_TIMEOUT = 30
 #: The body of a refused request is read and dropped after the refusal is
 #: sent, up to this many bytes (20 MB), so that the client can finish sending
 #: it and read the refusal; a body declared longer is not read at all.
@@ -57,7 +76,17 @@ _PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-_DIGITS = re.compile(r"[0-9]+")
+# A Content-Length of more digits than this (a petabyte) is not a length.
+_DIGITS = re.compile(r"[0-9]{1,15}")
+_BUSY_BODY = json.dumps(
+    {"error": "the server is answering as many requests as it can; try again"}
+).encode()
+#: The quick answer to a connection over the limit, sent without a thread.
+_BUSY = (
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    f"Content-Length: {len(_BUSY_BODY)}\r\nRetry-After: 1\r\n"
+    "Connection: close\r\n\r\n"
+).encode() + _BUSY_BODY
 
 
 def page_assets():
@@ -88,17 +117,29 @@ class _SerialModel:
 
     Any estimator may be served, and not all of them are safe to call from
     several threads at once; the image preprocessing, the slow part, still
-    runs in parallel.
+    runs in parallel. A thread waits at most ``timeout`` seconds for its turn
+    (then RequestError 503): a stuck call in this process cannot be stopped,
+    but it does not hold every other connection's thread with it.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, timeout=None):
         self._model = model
         self._lock = threading.Lock()
+        self._timeout = -1 if timeout is None else timeout
         self.classes_ = model.classes_
 
     def predict_proba(self, X):
-        with self._lock:
+        if not self._lock.acquire(timeout=self._timeout):
+            raise RequestError(
+                503,
+                f"the model has been busy for {self._timeout} s; try again "
+                "(a model that never answers needs the server restarted)",
+                {"Retry-After": "1"},
+            )
+        try:
             return self._model.predict_proba(X)
+        finally:
+            self._lock.release()
 
 
 class DigitServer(ThreadingHTTPServer):
@@ -130,10 +171,26 @@ class DigitServer(ThreadingHTTPServer):
 
     workers : int, default=0
         Worker processes for the model's work; 0 runs it in this process.
+
+    allow_hosts : iterable of str, default=()
+        Host names answered besides ``localhost``, loopback addresses and
+        ``host`` (see :class:`~skdigits.serve._limits.HostPolicy`); any other
+        ``Host`` header gets a 403.
+
+    max_connections : int, default=512
+        Connections open at once, each with its thread. When all are taken,
+        the one waiting longest for its request is closed; when all are being
+        answered, a new one gets a quick 503.
+
+    request_timeout : float, default=15
+        Seconds a client has to send a whole request, headers and body.
+
+    worker_timeout : float, default=30
+        Seconds the model's answer is awaited (503 after that).
     """
 
     daemon_threads = True  # an idle browser connection does not delay Ctrl-C
-    request_queue_size = 64
+    request_queue_size = 128
 
     def __init__(
         self,
@@ -144,14 +201,23 @@ class DigitServer(ThreadingHTTPServer):
         model_name="",
         log=None,
         workers=0,
+        allow_hosts=(),
+        max_connections=MAX_CONNECTIONS,
+        request_timeout=REQUEST_TIMEOUT,
+        worker_timeout=WORKER_TIMEOUT,
     ):
         require_pillow()
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.model = _SerialModel(model)
+        self.model = _SerialModel(model, worker_timeout)
         self.model_name = model_name
         self.assets = page_assets()
         self.log = log
+        self.hosts = HostPolicy(host, allow_hosts)
+        self.connections = Connections(max_connections)
+        self.request_timeout = request_timeout
+        self.worker_timeout = worker_timeout
         self.pool = None
+        self._busy_logged = -math.inf
         try:
             super().__init__((host.strip("[]"), port), _Handler)
         except OSError as err:
@@ -178,6 +244,40 @@ class DigitServer(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
 
+    def process_request(self, request, client_address):
+        """A thread for the new connection, if there is room; else a 503."""
+        if self.connections.admit(request):
+            super().process_request(request, client_address)
+        else:
+            self._turn_away(request)
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connections.leave(request)
+
+    def _turn_away(self, sock):
+        """Answer 503 and close, from the accepting thread: never blocks."""
+        sock.setblocking(False)
+        for step in (lambda: sock.recv(65536), lambda: sock.send(_BUSY)):
+            try:  # read the request if it is in, so that closing sends no reset
+                step()
+            except OSError:
+                pass
+        self.shutdown_request(sock)
+        if time.monotonic() - self._busy_logged > 10:  # not once per connection
+            self._busy_logged = time.monotonic()
+            self.report(
+                f"503: all {self.connections.limit} connections are being "
+                "answered; new ones are turned away until one is done"
+            )
+
+    def report(self, text):
+        """Write ``skdigits serve: text`` to the log, if there is one."""
+        if self.log is not None:
+            print(f"skdigits serve: {text.rstrip()}", file=self.log, flush=True)
+
     @property
     def url(self):
         """The page's address, ``http://127.0.0.1:PORT/`` by default."""
@@ -199,22 +299,59 @@ class DigitServer(ThreadingHTTPServer):
 
     def predict(self, body):
         """The body of a successful ``POST /api/predict``; RequestError if bad."""
-        if self.pool is not None:
-            return self.pool.run(predict_payload, body)
-        return predict_payload(self.model, body)
+        if self.pool is None:
+            return predict_payload(self.model, body)
+        seconds = self.worker_timeout
+        try:
+            return self.pool.run(predict_payload, body, timeout=seconds)
+        except WorkerBusyError:
+            message = f"no worker was free within {seconds} s: the server is busy"
+        except WorkerTimeoutError:
+            message = (
+                f"the model did not answer within {seconds} s, and its worker "
+                "processes were restarted"
+            )
+        raise RequestError(503, f"{message}; try again", {"Retry-After": "1"})
 
 
 class _Handler(BaseHTTPRequestHandler):
     """Routes: ``GET`` the page's files and ``/api/health``, ``POST /api/predict``."""
 
     protocol_version = "HTTP/1.1"  # keep-alive: the page sends many requests
-    # The headers and the body go out in two writes; with Nagle's algorithm the
-    # second waits for the client's delayed ACK of the first, 40 ms on Linux.
-    disable_nagle_algorithm = True
     server_version = "skdigits-serve"
     sys_version = ""
-    timeout = REQUEST_TIMEOUT
     _body_unread = False  # True while a request's body may be unread
+    _responded = False  # True once this request's answer has begun
+
+    def setup(self):
+        self.connection = self.request
+        # The headers and the body go out in two writes; with Nagle's algorithm
+        # the second waits for the client's delayed ACK of the first (40 ms).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        self._reader = DeadlineReader(self.connection)
+        self.rfile = io.BufferedReader(self._reader)
+        self.wfile = Writer(self.connection, self.server.request_timeout)
+
+    def handle_one_request(self):
+        """One request, which must arrive whole within ``request_timeout``."""
+        self.close_connection = True
+        if not self.server.connections.wait(self.connection):
+            return  # closed to make room for a new connection
+        self._reader.start(self.server.request_timeout)
+        self._responded = False
+        # what a 408 needs if the deadline passes before the request line is in
+        self.command, self.path, self.request_version = None, "", "HTTP/1.1"
+        try:
+            super().handle_one_request()
+            reader = self._reader
+            if reader.expired and reader.received and not self._responded:
+                self._send_error_json(
+                    HTTPStatus.REQUEST_TIMEOUT,
+                    f"the request did not arrive whole within "
+                    f"{self.server.request_timeout} s; send it at once",
+                )
+        except OSError:  # the client went away, or it was closed to make room
+            self.close_connection = True
 
     def do_GET(self):
         self._answer(self._get)
@@ -228,6 +365,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD
 
     def _get(self, path):
+        self._request_in()
         if path == "/api/health":
             return self._send_json(HTTPStatus.OK, self.server.health())
         if path == "/api/predict":
@@ -241,7 +379,34 @@ class _Handler(BaseHTTPRequestHandler):
     def _post(self, path):
         if path != "/api/predict":
             self._not_allowed(path)
-        self._send_json(HTTPStatus.OK, self.server.predict(self._read_body()))
+        body = self._read_body()
+        self._request_in()
+        self._send_json(HTTPStatus.OK, self.server.predict(body))
+
+    def _request_in(self):
+        """The whole request is read: it is answered, not closed for room."""
+        if not self.server.connections.busy(self.connection):
+            raise ConnectionAbortedError("closed to make room")
+
+    def _check_request(self):
+        """RequestError unless the request's framing, Host and Origin are good.
+
+        The framing first: its refusals (411, 400, 413) tell nothing about the
+        server, and a browser cannot send a bad one.
+        """
+        if self.command == "POST" and self._path() == "/api/predict":
+            self._content_length()
+        elif self.headers.get_all("Content-Length") or self._chunked():
+            if self._declared_length() is None and not self._chunked():
+                raise RequestError(400, self._bad_length())
+            self.close_connection = True  # a body this server does not read
+        hosts = self.headers.get_all("Host") or []
+        if not hosts and self.request_version < "HTTP/1.1":
+            hosts = ["localhost"]  # HTTP/1.0 may omit it; browsers never do
+        origin = self.headers.get("Origin") if self.command == "POST" else None
+        refusal = self.server.hosts.refusal(hosts, origin)
+        if refusal is not None:
+            raise RequestError(*refusal)
 
     def _asset(self, path):
         # Only exact names from the page's own files: nothing built from the
@@ -288,7 +453,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise RequestError(411, "send the image with a Content-Length header")
         length = self._declared_length()
         if length is None:
-            raise RequestError(400, "the Content-Length header is not one number")
+            raise RequestError(400, self._bad_length())
         if length == 0:
             raise RequestError(
                 400,
@@ -302,6 +467,13 @@ class _Handler(BaseHTTPRequestHandler):
                 f"({MAX_BODY_BYTES:,} bytes): send a smaller image",
             )
         return length
+
+    def _bad_length(self):
+        values = ", ".join(self.headers.get_all("Content-Length") or [])
+        return (
+            "the Content-Length header must be one number of bytes, at most 15 "
+            f"digits, not {values[:40]!r}"
+        )
 
     def _chunked(self):
         return "chunked" in self.headers.get("Transfer-Encoding", "").lower()
@@ -335,13 +507,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = self._declared_length()
         if not length or length > DRAIN_MAX_BYTES:
             return
-        deadline = time.monotonic() + DRAIN_SECONDS
+        self._reader.start(DRAIN_SECONDS, idle=DRAIN_IDLE_SECONDS)
         try:
-            while length > 0 and (left := deadline - time.monotonic()) > 0:
-                self.connection.settimeout(min(DRAIN_IDLE_SECONDS, left))
-                chunk = self.rfile.read1(min(length, 1 << 16))
-                if not chunk:
-                    break
+            while length > 0 and (chunk := self.rfile.read1(min(length, 1 << 16))):
                 length -= len(chunk)
         except OSError:  # timed out, or the client went away
             pass
@@ -361,6 +529,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, route):
         try:
+            self._check_request()
             route(self._path())
         except RequestError as err:
             self._send_error_json(err.status, str(err), err.headers)
@@ -396,6 +565,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, "application/json", body, headers)
 
     def _send(self, status, content_type, body, headers):
+        self._responded = True
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -410,8 +580,7 @@ class _Handler(BaseHTTPRequestHandler):
     def handle_expect_100(self):
         # Refuse a too-large (or unannounced) body before the client sends it.
         try:
-            if self.command == "POST":
-                self._content_length()
+            self._check_request()
         except RequestError as err:
             self._send_error_json(err.status, str(err))
             return False
@@ -425,9 +594,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._log(format % args)
 
     def _log(self, text):
-        log = self.server.log
-        if log is not None:
-            print(f"skdigits serve: {text.rstrip()}", file=log, flush=True)
+        self.server.report(text)
 
 
 def serve(
@@ -438,6 +605,7 @@ def serve(
     model_name="",
     file=None,
     workers=0,
+    allow_hosts=(),
 ):
     """Serve the drawing page until Ctrl-C, then shut down cleanly.
 
@@ -464,16 +632,27 @@ def serve(
     workers : int, default=0
         Worker processes that read and classify the images (see
         :class:`DigitServer`); 0 does it in this process.
+
+    allow_hosts : iterable of str, default=()
+        Host names the server answers to besides ``localhost``, loopback
+        addresses and ``host`` (see :class:`DigitServer`).
     """
     out = file or sys.stdout
     server = DigitServer(
-        model, host, port, model_name=model_name, log=sys.stderr, workers=workers
+        model,
+        host,
+        port,
+        model_name=model_name,
+        log=sys.stderr,
+        workers=workers,
+        allow_hosts=allow_hosts,
     )
     if not is_loopback(host):
         print(
             f"skdigits serve: warning: listening on {host}: anyone who can reach "
             "this machine on the network can use the page; use --host 127.0.0.1 "
-            "to keep it on this machine",
+            "to keep it on this machine (the page answers under this machine's IP "
+            "addresses; a name needs --allow-host NAME)",
             file=sys.stderr,
             flush=True,
         )

@@ -12,12 +12,20 @@ that already runs threads), and ignore Ctrl-C: the server stops them when it
 stops, and they end on their own when the server's process is killed. A worker
 that dies (killed, out of memory) breaks the pool; the pool is then started
 again and the request is tried once more on the new workers.
+
+A result is awaited for a limited time: a request waits at most ``timeout``
+seconds for a free worker (:class:`WorkerBusyError` after that), then at most
+``timeout`` seconds for its answer. A worker that takes longer is stuck (or
+far too slow): the pool's workers are killed, as if they had died, so the
+next requests run on new ones (:class:`WorkerTimeoutError` for this one).
 """
 
 import os
 import pickle
 import signal
 import threading
+import time
+from concurrent import futures
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context, parent_process
@@ -31,6 +39,14 @@ _MODEL = None  # in a worker process: the model it serves
 
 class WorkerStartError(ValueError):
     """The model cannot be served from worker processes (serve it with 0)."""
+
+
+class WorkerBusyError(RuntimeError):
+    """No worker was free within the timeout: the request was not run."""
+
+
+class WorkerTimeoutError(RuntimeError):
+    """The request's worker did not answer within the timeout; it was killed."""
 
 
 def default_workers():
@@ -94,6 +110,8 @@ class WorkerPool:
             ) from None
         self.model, self.workers = model, workers
         self._lock = threading.Lock()
+        self._free = threading.Semaphore(workers)  # a worker for each request run
+        self._closed = False
         self._pool = self._start()
 
     def _start(self):
@@ -117,21 +135,51 @@ class WorkerPool:
             ) from None
         return pool
 
-    def run(self, function, *args):
+    def run(self, function, *args, timeout=None):
         """``function(model, *args)`` in a worker; its result or its exception.
 
         ``function`` must be importable (a module-level function), and its
-        arguments, result and exceptions picklable.
+        arguments, result and exceptions picklable. With ``timeout`` (seconds),
+        :class:`WorkerBusyError` if no worker is free within it, and
+        :class:`WorkerTimeoutError` if the worker does not answer within it
+        (the pool's workers are then killed and replaced).
         """
-        pool = self._pool
+        if not self._free.acquire(timeout=timeout):
+            raise WorkerBusyError(f"no worker was free within {timeout} s")
         try:
-            return pool.submit(_call, function, *args).result()
-        except BrokenProcessPool:
-            return self._restart(pool).submit(_call, function, *args).result()
+            pool = self._pool
+            try:
+                return self._result(pool, function, args, timeout)
+            except BrokenProcessPool:
+                return self._result(self._restart(pool), function, args, timeout)
+        finally:
+            self._free.release()
+
+    def _result(self, pool, function, args, timeout):
+        try:
+            future = pool.submit(_call, function, *args)
+        except RuntimeError:  # broken, or shut down by another thread's restart
+            raise BrokenProcessPool("the pool was replaced") from None
+        try:
+            return future.result(timeout)
+        except futures.TimeoutError:  # the builtin TimeoutError from Python 3.11
+            self._kill(pool)  # the next request finds it broken, and restarts
+            raise WorkerTimeoutError(
+                f"the worker did not answer within {timeout} s"
+            ) from None
+
+    @staticmethod
+    def _kill(pool):
+        """Kill ``pool``'s processes: its requests then fail as broken, and
+        are tried again on new workers."""
+        for process in list((pool._processes or {}).values()):
+            process.kill()
 
     def _restart(self, broken):
         """A working pool in place of ``broken`` (once, however many threads ask)."""
         with self._lock:
+            if self._closed:  # a request that was running when it closed
+                raise WorkerBusyError("the workers have stopped")
             if self._pool is broken:
                 broken.shutdown(wait=False, cancel_futures=True)
                 self._pool = self._start()
@@ -141,6 +189,17 @@ class WorkerPool:
         """The process ids of the workers now running."""
         return sorted(process.pid for process in self._pool._processes.values())
 
-    def close(self):
-        """Stop the workers (requests still running finish first)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, timeout=5):
+        """Stop the workers: requests still running have ``timeout`` seconds
+        to finish, then their workers are killed (a stuck one would otherwise
+        hold the server's Ctrl-C for ever)."""
+        with self._lock:
+            self._closed = True  # no restart for the requests killed below
+        processes = list((self._pool._processes or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + timeout
+        for process in processes:
+            process.join(max(0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join(timeout)
