@@ -278,8 +278,9 @@ def digit_order(model):
     except (TypeError, ValueError):
         digits = None
     if digits is None or sorted(digits) != list(DIGITS):
+        shown = np.asarray(classes)[:12].tolist()  # plain ints, not np.int64(0)
         raise ValueError(
-            f"model: its classes are {list(classes)[:12]}, not the ten digits 0-9; "
+            f"model: its classes are {shown}, not the ten digits 0-9; "
             "read_digits needs a model trained on the ten digits"
         )
     return np.array([digits.index(d) for d in DIGITS])

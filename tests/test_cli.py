@@ -805,11 +805,12 @@ def test_reading_images_needs_a_model_with_predict_proba(command, tmp_path, caps
 
 @pytest.mark.parametrize("command", ["predict-image", "serve"])
 def test_reading_images_needs_a_model_of_the_ten_digits(command, tmp_path, capsys):
-    import joblib
     from sklearn.linear_model import LogisticRegression
 
-    path = tmp_path / "parity.joblib"  # odd or even: not a reader of digits
-    joblib.dump(LogisticRegression().fit(np.eye(4), [0, 1, 0, 1]), path)
+    from skdigits import save_model
+
+    path = tmp_path / "parity.skops"  # odd or even: not a reader of digits
+    save_model(LogisticRegression().fit(np.eye(4), [0, 1, 0, 1]), path)
     argv = [command, "--model", str(path)]
     rc = main(argv + (["digit.png"] if command == "predict-image" else ["--port", "0"]))
     err = _assert_one_line_error(capsys, rc)
