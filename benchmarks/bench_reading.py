@@ -108,7 +108,7 @@ def score_methods(model, detector, X_train, y_train, X_calib, y_calib):
     methods["Mahalanobis, last hidden layer (Lee et al.)"] = mahalanobis(
         model, X_train, y_train
     )
-    methods["detector on hidden layers (shipped)"] = lambda X: detector.evaluate(X)[1]
+    methods["detector network (shipped)"] = lambda X: detector.evaluate(X)[1]
     return methods
 
 

@@ -1,9 +1,11 @@
 """Fit the bundled model's digit detector: skdigits/data/mnist_default_detector.npz.
 
 The reader (``skdigits.read_digits``) says that a glyph is not a digit when
-its score is below a threshold. For the bundled model the score is a
-logistic regression on the network's hidden layers, log-probabilities and
-energy (``skdigits._scores.fit_detector``), fitted here on the ``fit`` set of
+its score is below a threshold. For the bundled model the score is a small
+network (one ReLU layer of HIDDEN units) on the network's hidden layers,
+log-probabilities and energy (``skdigits._scores.fit_detector``; chosen over
+a logistic regression and over networks that also see the pixels on the tune
+set, see bench_reading), fitted here on the ``fit`` set of
 ``benchmarks._reading_sets`` (MNIST *training* digits as the reader sees
 them, plus raw MNIST training digits, against letters, symbols, shapes,
 scribbles, strokes, cut and overlapped digits and textures). Its threshold
@@ -41,7 +43,12 @@ KEEP = 0.975
 #: Raw MNIST training rows added to the digits (rows the fit set does not draw
 #: first), and the sizes of the fit set.
 RAW_ROWS = slice(30000, 36000)
-N_FIT_DIGITS, N_FIT_NON_DIGITS = 2000, 4000
+N_FIT_DIGITS, N_FIT_NON_DIGITS = 3000, 8000
+#: The detector's hidden units and L2 penalty. On tune (digits kept 97.5 %),
+#: non-digits refused / ROC AUC: logistic regression 75.1 % / 0.9626; this
+#: 80.2 % / 0.9675; the same on the pixels and features 77.2 % / 0.9667; on
+#: the pixels alone (64 units) 69.8 % / 0.9476.
+HIDDEN, ALPHA = 128, 0.01
 
 
 def fit_examples(model, X_train, y_train):
@@ -84,7 +91,7 @@ def main(argv=None):
     log("reading the fit set ...")
     X_digits, X_non_digits = fit_examples(model, X_train, y_train)
     log(f"fitting on {len(X_digits)} digits and {len(X_non_digits)} non-digits")
-    detector = fit_detector(model, X_digits, X_non_digits)
+    detector = fit_detector(model, X_digits, X_non_digits, hidden=HIDDEN, alpha=ALPHA)
     detector.threshold = tune_threshold(detector, X_test, y_test)
     path = args.out / BUNDLED_DETECTOR
     if args.model is not None:
@@ -96,7 +103,8 @@ def main(argv=None):
             **detector.arrays(),
         )
     print(
-        f"wrote {path}: {detector.coef.size} weights, threshold "
+        f"wrote {path}: {sum(a.size for a in detector.arrays().values())} "
+        "numbers, threshold "
         f"{detector.threshold:.4f} (keeps {KEEP:.1%} of the tune digits)"
     )
     return 0
