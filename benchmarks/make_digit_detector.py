@@ -16,6 +16,7 @@ detector (``make_bundled_model`` runs this script after it).
 
     python -m benchmarks.make_digit_detector --data ../shared/data
     python -m benchmarks.make_digit_detector --model my_model.skops  # your own
+    python -m benchmarks.make_digit_detector --compare  # the detectors compared
 """
 
 import argparse
@@ -34,7 +35,7 @@ from skdigits._scores import (
 )
 from skdigits.datasets import load_mnist_csv
 
-from ._common import REPO_ROOT, add_data_argument, log
+from ._common import REPO_ROOT, add_data_argument, log, markdown_table
 from ._reading_sets import build_split, image_scores, read_all
 
 #: The share of the tune set's digits the threshold keeps (the target is 97 %
@@ -68,6 +69,93 @@ def tune_threshold(detector, X_test, y_test):
     return float(np.quantile(image_scores(glyphs, detector), 1 - KEEP))
 
 
+# --- the detectors compared (--compare) -----------------------------------------
+
+
+def compare(model, X_digits, X_non_digits, X_test, y_test):
+    """A Markdown table: each candidate detector fitted on the fit set, scored
+    on the tune set at the threshold that keeps KEEP of its digits."""
+    from sklearn.metrics import roc_auc_score
+
+    tune = build_split("tune", X_test, y_test, 1000, 1000, 0)
+    base = MaxProbaScorer(model)
+    digits, non_digits = read_all(tune.digits, base), read_all(tune.non_digits, base)
+    rows = []
+    for name, score_of in candidates(model, X_digits, X_non_digits).items():
+        scorer = _Scores(score_of)
+        d, n = image_scores(digits, scorer), image_scores(non_digits, scorer)
+        threshold = np.quantile(d, 1 - KEEP)
+        values = np.where(np.isfinite(np.r_[d, n]), np.r_[d, n], -1e300)
+        auc = roc_auc_score(np.r_[np.ones(len(d)), np.zeros(len(n))], values)
+        rows.append([name, f"{auc:.4f}", f"{np.mean(d >= threshold):.1%}"])
+        rows[-1].append(f"{np.mean(n < threshold):.1%}")
+    header = ["detector", "ROC AUC", "digits kept", "non-digits refused"]
+    return markdown_table(header, rows)
+
+
+class _Scores:
+    """A score function read as a scorer (``evaluate``) by ``image_scores``."""
+
+    def __init__(self, score_of):
+        self.score_of = score_of
+
+    def evaluate(self, X):
+        return None, self.score_of(X)
+
+
+def candidates(model, X_digits, X_non_digits):
+    """Name -> score function of every detector compared, fitted here."""
+    linear = fit_detector(model, X_digits, X_non_digits)
+    chosen = fit_detector(model, X_digits, X_non_digits, hidden=HIDDEN, alpha=ALPHA)
+    out = {
+        "logistic regression on the features": lambda X: linear.evaluate(X)[1],
+        f"network ({HIDDEN} units) on the features (shipped)": lambda X: (
+            chosen.evaluate(X)[1]
+        ),
+    }
+    for name, units, features in (
+        (f"network ({HIDDEN} units) on the pixels and the features", HIDDEN, True),
+        ("network (64 units) on the pixels", 64, False),
+    ):
+        out[name] = pixel_network(linear, X_digits, X_non_digits, units, features)
+    return out
+
+
+def pixel_network(linear, X_digits, X_non_digits, units, features):
+    """A digit detector that sees the glyph's 784 pixels (scaled to [0, 1]),
+    and the standardised features of ``linear`` too when ``features``."""
+    import warnings
+
+    from skdigits import NumpyMLPClassifier
+    from skdigits._scores import network_features
+
+    def inputs(X):
+        pixels = np.asarray(X, float) / 255
+        if not features:
+            return pixels
+        scaled = (network_features(linear.model, X) - linear.mean) / linear.scale
+        return np.hstack([pixels, scaled])
+
+    clf = NumpyMLPClassifier(
+        hidden_layer_sizes=(units,),
+        alpha=ALPHA,
+        max_iter=40,
+        early_stopping=True,
+        class_weight="balanced",
+        random_state=0,
+    )
+    y = np.r_[np.ones(len(X_digits), int), np.zeros(len(X_non_digits), int)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(inputs(np.vstack([X_digits, X_non_digits])), y)
+
+    def score(X):
+        p = np.clip(clf.predict_proba(inputs(X))[:, 1], 1e-12, 1 - 1e-12)
+        return np.log(p) - np.log1p(-p)
+
+    return score
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_argument(parser)
@@ -84,6 +172,12 @@ def main(argv=None):
         metavar="DIR",
         help="where the bundled model's detector is written",
     )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="print the detectors compared on the tune set (a logistic "
+        "regression, networks on the pixels) instead of writing one",
+    )
     args = parser.parse_args(argv)
     X_train, y_train = load_mnist_csv(args.data / "mnist_train.csv.gz")
     X_test, y_test = load_mnist_csv(args.data / "mnist_test.csv.gz")
@@ -91,6 +185,9 @@ def main(argv=None):
     log("reading the fit set ...")
     X_digits, X_non_digits = fit_examples(model, X_train, y_train)
     log(f"fitting on {len(X_digits)} digits and {len(X_non_digits)} non-digits")
+    if args.compare:
+        print(compare(model, X_digits, X_non_digits, X_test, y_test))
+        return 0
     detector = fit_detector(model, X_digits, X_non_digits, hidden=HIDDEN, alpha=ALPHA)
     detector.threshold = tune_threshold(detector, X_test, y_test)
     path = args.out / BUNDLED_DETECTOR
