@@ -5,13 +5,16 @@ test set (single digits, non-digits, numbers), reads every image with
 ``skdigits.read_digits`` and prints:
 
 - on **tune**, every "no digit" score measured, each at the threshold that
-  keeps 97.5 % of the tune digits (how the scores were compared and chosen);
+  keeps 97.5 % of the tune digits (how the scores were compared and chosen),
+  and with ``--detectors`` the candidate digit detectors of
+  ``benchmarks.make_digit_detector --compare``;
 - on **report**, the targets with the reader as shipped (the bundled model
   and its detector, threshold as stored), then with the top probability (the
   default for a model of your own);
 - the time to read one six-digit photo-like image (on a quiet machine only).
 
     python -m benchmarks.bench_reading --data ../shared/data
+    python -m benchmarks.bench_reading --detectors  # and the detectors compared
 """
 
 import argparse
@@ -108,7 +111,7 @@ def score_methods(model, detector, X_train, y_train, X_calib, y_calib):
     methods["Mahalanobis, last hidden layer (Lee et al.)"] = mahalanobis(
         model, X_train, y_train
     )
-    methods["detector on hidden layers (shipped)"] = lambda X: detector.evaluate(X)[1]
+    methods["detector network (shipped)"] = lambda X: detector.evaluate(X)[1]
     return methods
 
 
@@ -153,6 +156,15 @@ def mahalanobis(model, X, y):
 
 
 # --- the report -----------------------------------------------------------------
+
+
+def compare_detectors(model, X_train, y_train, X_test, y_test):
+    """make_digit_detector's table of the candidate detectors."""
+    from .make_digit_detector import compare, fit_examples
+
+    log("reading the fit set and fitting the candidate detectors ...")
+    X_digits, X_non_digits = fit_examples(model, X_train, y_train)
+    return compare(model, X_digits, X_non_digits, X_test, y_test)
 
 
 def tune_table(tune, methods):
@@ -230,6 +242,12 @@ def main(argv=None):
     parser.add_argument("--digits", type=int, default=1000, help="per split (1000)")
     parser.add_argument("--non-digits", type=int, default=1000, help="per split (1000)")
     parser.add_argument("--numbers", type=int, default=300, help="per split (300)")
+    parser.add_argument(
+        "--detectors",
+        action="store_true",
+        help="also fit and compare the candidate digit detectors on tune (a "
+        "logistic regression, networks on the pixels): reads the fit set",
+    )
     args = parser.parse_args(argv)
     state = run_state()
     X_test, y_test = load_mnist_csv(args.data / "mnist_test.csv.gz")
@@ -260,6 +278,15 @@ def main(argv=None):
         "the score alone, no context margin)\n"
     )
     print(tune_table(splits["tune"], methods))
+    print(
+        "\nThe detectors compared (fitted on the fit set, scored on tune, digits "
+        "kept 97.5 %; `python -m benchmarks.make_digit_detector --compare`, or "
+        "this benchmark with `--detectors`):\n"
+    )
+    if args.detectors:
+        print(compare_detectors(model, X_train, y_train, X_test, y_test))
+    else:
+        print("(not run: pass --detectors)")
     print(
         f"\n## Report: the reader as shipped (detector, threshold "
         f"{shipped.threshold:.4g}, {shipped.context_margin:g} lower beside digits)\n"

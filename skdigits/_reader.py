@@ -140,7 +140,7 @@ def read_digits(image, model=None, *, threshold=None):
         or light on dark). One line of writing.
     model : estimator or scorer, default=None
         None reads with the bundled model, scored by its digit detector (a
-        logistic regression on the network's hidden layers, shipped beside
+        small network on the classifier's hidden layers, shipped beside
         it). Else a fitted classifier of the ten digits (``classes_`` 0 to 9)
         that takes raw 0-255 pixels, such as the pipelines ``skdigits train``
         saves, scored by its top probability; or a scorer made for such a

@@ -302,14 +302,16 @@ def test_the_bundled_model_reads_with_its_detector():
     assert no_digit_threshold(load_bundled_model()) == MAX_PROBA_THRESHOLD
 
 
-def test_a_detector_fitted_saved_and_loaded_scores_as_fitted(sample, tmp_path):
+@pytest.mark.parametrize("hidden", [None, 32], ids=["linear", "hidden layer"])
+def test_a_detector_fitted_saved_and_loaded_scores_as_fitted(sample, tmp_path, hidden):
     from skdigits._scores import fit_detector, model_fingerprint
 
     X, _ = sample
     model = small_network(sample)
     rng = np.random.default_rng(0)
     noise = (rng.random((200, 784)) < 0.2) * 255
-    detector = fit_detector(model, X[:200], noise)
+    detector = fit_detector(model, X[:200], noise, hidden=hidden)
+    assert (detector.hidden is None) == (hidden is None)
     detector.threshold = -1.0
     path = tmp_path / "mine_detector.npz"
     np.savez(path, model_fingerprint=model_fingerprint(model), **detector.arrays())
