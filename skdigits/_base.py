@@ -18,6 +18,7 @@ says only what differs:
 """
 
 import contextlib
+import inspect
 import os
 import threading
 from collections import namedtuple
@@ -438,6 +439,15 @@ class BaseNumpyMLP(CallbackSupportMixin, BaseEstimator):
         return optimizer
 
     # ------------------------------------------------------------ predict
+    def __setstate__(self, state):
+        """Load a model saved before one of today's parameters existed (the
+        bundled file predates ``checkpoint``): each missing parameter takes its
+        default, which is what that older code did, so ``repr``,
+        ``get_params`` and ``clone`` work on it."""
+        for name, default in _parameter_defaults(type(self)).items():
+            state.setdefault(name, default)
+        super().__setstate__(state)
+
     def _logits(self, X):
         check_is_fitted(self)
         X = validate_data(
@@ -475,3 +485,12 @@ def _blas_threads_per_job():
     if threading.current_thread() is threading.main_thread():
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
+
+
+def _parameter_defaults(cls):
+    """``{name: default}`` of the constructor's parameters that have one."""
+    return {
+        name: parameter.default
+        for name, parameter in inspect.signature(cls.__init__).parameters.items()
+        if parameter.default is not parameter.empty
+    }

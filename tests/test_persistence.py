@@ -352,3 +352,17 @@ def test_without_skops_the_error_says_what_to_install(tmp_path, model, monkeypat
     with pytest.raises(ValueError, match=r"pip install skdigits\[skops\]"):
         save_model(model, tmp_path / "model.skops")
     save_model(model, tmp_path / "model.joblib")  # joblib needs no extra
+
+
+def test_a_model_saved_before_a_parameter_existed_loads_with_its_default():
+    """The bundled file predates ``checkpoint``: repr, get_params and clone of it
+    raised AttributeError until missing parameters took their defaults."""
+    from sklearn.base import clone
+
+    from skdigits import load_bundled_model
+
+    pytest.importorskip("skops")
+    mlp = load_bundled_model()[-1]
+    assert mlp.get_params()["checkpoint"] is None
+    assert "NumpyMLPClassifier(" in repr(mlp)
+    assert repr(clone(mlp)) == repr(mlp)

@@ -101,9 +101,13 @@ def test_the_bundled_model_is_read_with_its_detector_wherever_it_is_served(
     default = read_digits(letter)  # the bundled model and its detector
     assert answer["text"] == default.text
     assert [d["score"] for d in answer["digits"]] == [d.score for d in default.digits]
-    assert [d.score for d in read_digits(letter, model).digits] != [
-        d["score"] for d in answer["digits"]
-    ]  # not the top probability
+    seven = Image.fromarray(
+        255 - load_mnist_sample("test")[0][0].reshape(28, 28)  # a 7, dark on white
+    )
+    served = predict_payload(model, encode(seven))["digits"]
+    top = read_digits(seven, model).digits  # read by the top probability
+    assert len(served) == len(top) == 1 and served[0]["label"] == top[0].label
+    assert served[0]["score"] != top[0].score  # the detector's log-odds, not that
 
 
 @pytest.mark.parametrize("kind", ["blank", "noise"])
