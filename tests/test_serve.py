@@ -2,7 +2,6 @@
 driven in headless Chromium."""
 
 import builtins
-import contextlib
 import http.client
 import io
 import json
@@ -14,7 +13,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _pngs import encode, png_declaring
+from _serving import running
 from PIL import Image
 
 from skdigits import load_bundled_model
@@ -73,19 +72,6 @@ def scans():
 @pytest.fixture(scope="module")
 def model():
     return load_bundled_model()
-
-
-@contextlib.contextmanager
-def running(server):
-    """``server`` serving from a thread of this process, closed afterwards."""
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="module")

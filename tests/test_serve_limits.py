@@ -23,6 +23,7 @@ import joblib
 import numpy as np
 import pytest
 from _pngs import encode
+from _serving import running as serving
 from PIL import Image
 from sklearn.dummy import DummyClassifier
 
@@ -51,18 +52,9 @@ def model():
     return load_bundled_model()
 
 
-@contextlib.contextmanager
 def running(model, **options):
     """A DigitServer on 127.0.0.1 serving from a thread, its log in ``.log``."""
-    server = DigitServer(model, port=0, log=io.StringIO(), **options)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    return serving(DigitServer(model, port=0, log=io.StringIO(), **options))
 
 
 @pytest.fixture(scope="module")
